@@ -104,7 +104,8 @@ export interface DetachOptions {
 export function detachedArgv(argv: readonly string[], options: DetachOptions): string[] {
   // The inner bash closes every descriptor above 2 that it inherited, writes its own pid and then
   // execs, so the pid is the workload's and CRIU sees only stdin, stdout and stderr.
-  const script = 'for f in /proc/$$/fd/*; do f=${f##*/}; [ "$f" -gt 2 ] && eval "exec $f>&-"; done; ' +
+  const script =
+    'for f in /proc/$$/fd/*; do f=${f##*/}; [ "$f" -gt 2 ] && eval "exec $f>&-"; done; ' +
     'echo $$ > "$0"; exec "$@" </dev/null >>"$LOGFILE" 2>&1';
   return [
     "env",

@@ -42,8 +42,9 @@ export function inSubnet(addr: number, net: number, prefix: number): boolean {
 
 /** Parses `aa:bb:cc:dd:ee:ff` (case-insensitive, `-` also accepted) into 6 bytes. */
 export function parseMac(text: string): Uint8Array | undefined {
-  const m = /^([0-9a-f]{2})[:-]([0-9a-f]{2})[:-]([0-9a-f]{2})[:-]([0-9a-f]{2})[:-]([0-9a-f]{2})[:-]([0-9a-f]{2})$/i
-    .exec(text.trim());
+  const m =
+    /^([0-9a-f]{2})[:-]([0-9a-f]{2})[:-]([0-9a-f]{2})[:-]([0-9a-f]{2})[:-]([0-9a-f]{2})[:-]([0-9a-f]{2})$/i
+      .exec(text.trim());
   if (!m) return undefined;
   return Uint8Array.from(m.slice(1).map((h) => Number.parseInt(h, 16)));
 }

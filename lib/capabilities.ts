@@ -1,0 +1,97 @@
+/**
+ * What this machine can do: root, network namespaces, CRIU, Podman, BMv2, p4c.
+ * Each probe returns `undefined` when the capability is present, or the reason it is not (with
+ * what to do about it). Used by `main.ts doctor`, by the CLI before long operations, and by the
+ * test tiers.
+ *
+ * @module
+ */
+
+export type Capability = "root" | "netns" | "criu" | "podman" | "bmv2" | "p4c" | "redis";
+
+/** The oldest CRIU that dumps TCP sockets on current kernels (4.1 fails on SO_PASSSEC). */
+export const CRIU_MIN_VERSION = [4, 2] as const;
+
+const PROVISION_HINT = "run `sudo bash lab/provision.sh`";
+
+/** Finds an executable on PATH, or undefined. */
+export function which(cmd: string): string | undefined {
+  if (cmd.includes("/")) return isExecutable(cmd) ? cmd : undefined;
+  for (const dir of (Deno.env.get("PATH") ?? "").split(":")) {
+    if (dir && isExecutable(`${dir}/${cmd}`)) return `${dir}/${cmd}`;
+  }
+  return undefined;
+}
+
+function isExecutable(path: string): boolean {
+  try {
+    const st = Deno.statSync(path);
+    return st.isFile && ((st.mode ?? 0o111) & 0o111) !== 0;
+  } catch {
+    return false;
+  }
+}
+
+/** The CRIU binary to use: $CRIU, else `criu` on PATH. */
+export function criuBinary(): string | undefined {
+  return which(Deno.env.get("CRIU") ?? "criu");
+}
+
+/** Parses `criu --version` output ("Version: 4.2.1") into numbers. */
+export function parseCriuVersion(text: string): number[] | undefined {
+  const m = /^Version:\s*(\d+)\.(\d+)(?:\.(\d+))?/m.exec(text);
+  return m ? m.slice(1).filter((x) => x !== undefined).map(Number) : undefined;
+}
+
+function versionAtLeast(v: number[], min: readonly number[]): boolean {
+  for (let i = 0; i < min.length; i++) {
+    const a = v[i] ?? 0;
+    if (a !== min[i]) return a > min[i];
+  }
+  return true;
+}
+
+export function criuCapability(): string | undefined {
+  if (Deno.uid() !== 0) return "CRIU needs root";
+  const bin = criuBinary();
+  if (!bin) return `CRIU is not installed; ${PROVISION_HINT}`;
+  const out = new Deno.Command(bin, { args: ["--version"], stdout: "piped", stderr: "null" })
+    .outputSync();
+  const version = parseCriuVersion(new TextDecoder().decode(out.stdout));
+  if (!version || !versionAtLeast(version, CRIU_MIN_VERSION)) {
+    return `${bin} is version ${version?.join(".") ?? "unknown"}, ` +
+      `CRIU >= ${CRIU_MIN_VERSION.join(".")} is needed on this kernel; ${PROVISION_HINT}`;
+  }
+  return undefined;
+}
+
+/** Probes one capability; undefined means present. */
+export function probeCapability(cap: Capability): string | undefined {
+  switch (cap) {
+    case "root":
+      return Deno.uid() === 0 ? undefined : "needs root (run with sudo)";
+    case "netns":
+      if (Deno.uid() !== 0) return "network namespaces need root";
+      return which("ip") && which("nsenter")
+        ? undefined
+        : `needs iproute2 and nsenter; ${PROVISION_HINT}`;
+    case "criu":
+      return criuCapability();
+    case "podman":
+      if (Deno.uid() !== 0) return "Podman labs need root";
+      return which("podman") && which("runc")
+        ? undefined
+        : `needs podman and runc; ${PROVISION_HINT}`;
+    case "bmv2":
+      return which("simple_switch_grpc")
+        ? undefined
+        : "BMv2 (simple_switch_grpc) is not installed; install it with " +
+          "`sudo P4CF_P4_SOURCE=obs bash lab/provision.sh` or use the Vagrant VM";
+    case "p4c":
+      return which("p4c")
+        ? undefined
+        : "p4c is not installed; install it with `sudo P4CF_P4_SOURCE=obs bash lab/provision.sh`";
+    case "redis":
+      return which("redis-server") ? undefined : `redis-server is not installed; ${PROVISION_HINT}`;
+  }
+}

@@ -1,0 +1,101 @@
+/**
+ * The resolved lab model: what a validated lab file becomes. Every name, address, port and MAC is
+ * concrete here, so planners (topology, switch entries, migration) are pure functions of a `Lab`.
+ *
+ * @module
+ */
+
+/** How a host is realised. */
+export type HostKind =
+  /** A network namespace on the machine (`ip netns`). */
+  | "netns"
+  /** A Podman pod whose network namespace is wired to the switch. */
+  | "pod";
+
+/** How a switch is realised. */
+export type SwitchKind =
+  /** `simple_switch_grpc` as a process on the machine. */
+  | "bmv2"
+  /** `simple_switch_grpc` inside a container built from the machine's BMv2. */
+  | "bmv2-container";
+
+export interface Host {
+  name: string;
+  kind: HostKind;
+  /** IPv4 address, without prefix. */
+  ip: string;
+  prefix: number;
+  mac: string;
+  /** Interface name inside the host's namespace. */
+  iface: string;
+  /** Default gateway: an address on the switch side (answered by a static ARP entry). */
+  gateway: string;
+  /** MAC used for the gateway (the switch port's MAC). */
+  gatewayMac: string;
+  /** The switch and port this host is cabled to. */
+  switch: string;
+  switchPort: number;
+}
+
+/** What the other end of a switch port is. */
+export type PortPeer =
+  | { kind: "host"; host: string }
+  | { kind: "switch"; switch: string; port: number };
+
+export interface SwitchPort {
+  /** BMv2 port number. */
+  port: number;
+  /** Name of the switch-side interface on the machine (or in the switch's namespace). */
+  iface: string;
+  /** Source MAC the switch writes on packets leaving this port. */
+  mac: string;
+  peer: PortPeer;
+}
+
+export interface Switch {
+  name: string;
+  kind: SwitchKind;
+  deviceId: number;
+  /** P4Runtime gRPC port, bound on 127.0.0.1 (or published there from the container). */
+  grpcPort: number;
+  /** BMv2 Thrift port (for simple_switch_CLI), bound on 127.0.0.1. */
+  thriftPort: number;
+  ports: SwitchPort[];
+}
+
+/** The virtual service clients connect to. */
+export interface LoadBalancer {
+  /** The switch that rewrites addresses (clients' traffic must cross it). */
+  switch: string;
+  vip: string;
+  /** TCP port of the service behind the VIP. */
+  servicePort: number;
+  /** Host names serving the VIP initially, in slot order. */
+  backends: string[];
+}
+
+export type WorkloadKind = "process" | "container";
+
+export interface Workload {
+  name: string;
+  /** Host it starts on. */
+  host: string;
+  kind: WorkloadKind;
+  /** server: listens behind the VIP and can migrate; client: talks to the VIP. */
+  role: "server" | "client";
+  /** Container image (kind container), built locally. */
+  image?: string;
+  /** argv; `{vip}`, `{port}` and `{host_ip}` are substituted when the lab starts. */
+  command: string[];
+}
+
+export interface Lab {
+  name: string;
+  description: string;
+  /** Absolute path of the lab file it came from. */
+  file: string;
+  hosts: Host[];
+  switches: Switch[];
+  loadBalancer: LoadBalancer;
+  workloads: Workload[];
+}
