@@ -1,0 +1,7 @@
+/** The registry of CLI verbs, in the order `--help` lists them. */
+import type { Command } from "./command.ts";
+import { doctor } from "./doctor.ts";
+
+export const commands: Record<string, Command> = {
+  doctor,
+};
