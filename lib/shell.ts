@@ -8,7 +8,33 @@
  * @module
  */
 import $ from "dax";
+import { which } from "./capabilities.ts";
 import { CommandError } from "./errors.ts";
+
+// dax implements these itself, with fewer flags than the system's; we always want the real ones.
+const DAX_BUILTINS = new Set([
+  "cat",
+  "cd",
+  "cp",
+  "echo",
+  "exit",
+  "export",
+  "mkdir",
+  "mv",
+  "printenv",
+  "pwd",
+  "rm",
+  "sleep",
+  "test",
+  "touch",
+  "unset",
+  "which",
+]);
+
+function resolveProgram(argv: readonly string[]): string[] {
+  if (!DAX_BUILTINS.has(argv[0])) return [...argv];
+  return [which(argv[0]) ?? argv[0], ...argv.slice(1)];
+}
 
 export interface RunOptions {
   /** Text written to the command's stdin. */
@@ -34,7 +60,7 @@ export interface Shell {
 /** Runs commands for real, through dax (argv elements are escaped, never re-split). */
 export class DaxShell implements Shell {
   async run(argv: readonly string[], options: RunOptions = {}): Promise<RunResult> {
-    let cmd = $`${[...argv]}`.stdout("piped").stderr("piped").noThrow();
+    let cmd = $`${resolveProgram(argv)}`.stdout("piped").stderr("piped").noThrow();
     if (options.stdin !== undefined) cmd = cmd.stdinText(options.stdin);
     else cmd = cmd.stdin("null");
     if (options.timeoutMs !== undefined) cmd = cmd.timeout(options.timeoutMs);
