@@ -43,7 +43,11 @@ export const UpdateType = { UNSPECIFIED: 0, INSERT: 1, MODIFY: 2, DELETE: 3 } as
 export type UpdateType = (typeof UpdateType)[keyof typeof UpdateType];
 
 /** WriteRequest.Atomicity. */
-export const Atomicity = { CONTINUE_ON_ERROR: 0, ROLLBACK_ON_ERROR: 1, DATAPLANE_ATOMIC: 2 } as const;
+export const Atomicity = {
+  CONTINUE_ON_ERROR: 0,
+  ROLLBACK_ON_ERROR: 1,
+  DATAPLANE_ATOMIC: 2,
+} as const;
 export type Atomicity = (typeof Atomicity)[keyof typeof Atomicity];
 
 /** SetForwardingPipelineConfigRequest.Action. */
@@ -122,7 +126,11 @@ export interface TableAction {
   action_profile_member_id?: number;
   action_profile_group_id?: number;
   action_profile_action_set?: { action_profile_actions: ActionProfileAction[] };
-  type?: "action" | "action_profile_member_id" | "action_profile_group_id" | "action_profile_action_set";
+  type?:
+    | "action"
+    | "action_profile_member_id"
+    | "action_profile_group_id"
+    | "action_profile_action_set";
 }
 
 export interface CounterData {
@@ -143,7 +151,7 @@ export interface TableEntry {
 }
 
 export interface Index {
-  index: Int64 | number;
+  index: Int64;
 }
 
 export interface CounterEntry {

@@ -1,0 +1,600 @@
+/**
+ * A P4Runtime v1 client for one device: connects (retrying while the switch's gRPC server
+ * starts), takes part in primary election on the StreamChannel, pushes pipelines, writes updates
+ * in batches with per-update error decoding, reads entities, and offers name-based helpers for
+ * table entries, counters and registers through a {@link P4Info}.
+ *
+ * ```ts
+ * await using sw = await P4RuntimeClient.connect({ address: "127.0.0.1:9559", p4info });
+ * await sw.setPipeline({ p4infoBinary, bmv2Json });
+ * await sw.insertEntry({ table: "lb", match: { dstAddr: "10.0.0.100" }, action: "to_server",
+ *   params: { ip: "10.0.1.1" } });
+ * ```
+ *
+ * @module
+ */
+import * as grpc from "@grpc/grpc-js";
+import { UserError } from "../errors.ts";
+import {
+  ArbitrationError,
+  P4RuntimeError,
+  P4RuntimeWriteError,
+  SwitchUnreachableError,
+  type UpdateFailure,
+} from "./errors.ts";
+import { buildTableEntry, type DecodedEntry, decodeTableEntry, type EntrySpec } from "./entries.ts";
+import { decodeValue } from "./encoding.ts";
+import {
+  Atomicity,
+  Code,
+  codeName,
+  type Entity,
+  type ForwardingPipelineConfig,
+  type MasterArbitrationUpdate,
+  PipelineAction,
+  PipelineResponseType,
+  type StreamMessageRequest,
+  type StreamMessageResponse,
+  type Uint128,
+  type Update,
+  UpdateType,
+} from "./messages.ts";
+import type { P4Info } from "./p4info.ts";
+import { P4_ERROR_TYPE_URL, p4runtimeProto } from "./proto.ts";
+
+/** An election id: a bigint (< 2^128) or its two 64-bit halves. */
+export type ElectionId = bigint | { high: bigint | number; low: bigint | number };
+
+export interface ConnectOptions {
+  /** `host:port` of the switch's P4Runtime server. */
+  address: string;
+  /** Device id (simple_switch_grpc `--device-id`, default 0). */
+  deviceId?: bigint | number;
+  /** Our election id; the highest among connected controllers is primary. Default 1. */
+  electionId?: ElectionId;
+  /** How long to keep retrying the connection while the switch starts (default 10 s). */
+  connectTimeoutMs?: number;
+  /** How long to wait for the switch's arbitration answer (default 5 s). */
+  arbitrationTimeoutMs?: number;
+  /** Deadline of each unary RPC (default 30 s). */
+  rpcTimeoutMs?: number;
+  /** Throw {@link ArbitrationError} when another controller is primary (default true). */
+  requirePrimary?: boolean;
+  /** P4Info used by the name-based helpers; may also be set later. */
+  p4info?: P4Info;
+  /** Path of the switch's log, quoted in the unreachable-switch hint. */
+  switchLog?: string;
+}
+
+export interface WriteOptions {
+  /** Updates per WriteRequest (default 1000). */
+  batchSize?: number;
+  /** Default CONTINUE_ON_ERROR, the only mode BMv2 implements. */
+  atomicity?: Atomicity;
+}
+
+export interface PipelineFiles {
+  /** Binary P4Info (p4c `--p4runtime-files prog.p4info.bin`). */
+  p4infoBinary: Uint8Array;
+  /** BMv2 JSON (p4c `-o prog.json`). */
+  bmv2Json: Uint8Array | string;
+  /** Opaque cookie stored with the pipeline (e.g. a hash of the files). */
+  cookie?: bigint;
+}
+
+export interface PipelineConfig {
+  p4infoBinary?: Uint8Array;
+  deviceConfig?: Uint8Array;
+  cookie?: bigint;
+}
+
+/** A cell of an indirect counter. */
+export interface CounterCell {
+  index: number;
+  bytes: bigint;
+  packets: bigint;
+}
+
+/** A cell of a register. */
+export interface RegisterCell {
+  index: number;
+  value: bigint;
+}
+
+/** Listener for StreamChannel messages other than arbitration (packet-in, digests, errors). */
+export type StreamListener = (message: StreamMessageResponse) => void;
+
+const MAX_MESSAGE = 256 * 1024 * 1024;
+
+function toUint128(id: ElectionId): Uint128 {
+  if (typeof id === "bigint") {
+    if (id < 0n || id >= 1n << 128n) throw new RangeError(`Election id ${id} is not a uint128`);
+    return { high: (id >> 64n).toString(), low: (id & 0xffffffffffffffffn).toString() };
+  }
+  return { high: BigInt(id.high).toString(), low: BigInt(id.low).toString() };
+}
+
+function fromUint128(id: Uint128 | undefined): bigint | undefined {
+  return id ? (BigInt(id.high ?? 0) << 64n) | BigInt(id.low ?? 0) : undefined;
+}
+
+function isServiceError(err: unknown): err is grpc.ServiceError {
+  return err instanceof Error && typeof (err as grpc.ServiceError).code === "number";
+}
+
+/** A connected, arbitrated P4Runtime session with one device. */
+export class P4RuntimeClient implements AsyncDisposable {
+  /** P4Info used to resolve names in the helpers. */
+  p4info?: P4Info;
+  readonly address: string;
+  readonly deviceId: bigint;
+  readonly electionId: bigint;
+
+  readonly #grpc: grpc.Client;
+  readonly #proto = p4runtimeProto();
+  readonly #deviceIdText: string;
+  readonly #election: Uint128;
+  readonly #rpcTimeoutMs: number;
+  readonly #switchLog?: string;
+  readonly #listeners = new Set<StreamListener>();
+  #stream?: grpc.ClientDuplexStream<StreamMessageRequest, StreamMessageResponse>;
+  #primary = false;
+  #primaryElectionId?: bigint;
+  #streamError?: Error;
+  #closed = false;
+
+  private constructor(grpcClient: grpc.Client, options: ConnectOptions) {
+    this.#grpc = grpcClient;
+    this.address = options.address;
+    this.deviceId = BigInt(options.deviceId ?? 0);
+    this.#deviceIdText = this.deviceId.toString();
+    this.#election = toUint128(options.electionId ?? 1n);
+    this.electionId = fromUint128(this.#election)!;
+    this.#rpcTimeoutMs = options.rpcTimeoutMs ?? 30_000;
+    this.#switchLog = options.switchLog;
+    this.p4info = options.p4info;
+  }
+
+  /**
+   * Connects to the switch and runs arbitration. Retries the connection with backoff (50 ms
+   * growing to 500 ms) until `connectTimeoutMs`, then throws {@link SwitchUnreachableError}.
+   * Throws {@link ArbitrationError} when the switch refuses our election id, or (unless
+   * `requirePrimary` is false) when another controller is primary.
+   */
+  static async connect(options: ConnectOptions): Promise<P4RuntimeClient> {
+    const grpcClient = new grpc.Client(options.address, grpc.credentials.createInsecure(), {
+      "grpc.initial_reconnect_backoff_ms": 50,
+      "grpc.max_reconnect_backoff_ms": 500,
+      "grpc.max_receive_message_length": MAX_MESSAGE,
+      "grpc.max_send_message_length": MAX_MESSAGE,
+      // Keep the channel from idling between sparse controller writes.
+      "grpc.client_idle_timeout_ms": 24 * 3600 * 1000,
+    });
+    const client = new P4RuntimeClient(grpcClient, options);
+    try {
+      await client.#waitForReady(options.connectTimeoutMs ?? 10_000);
+      await client.#arbitrate(options.arbitrationTimeoutMs ?? 5_000);
+      if (!client.#primary && options.requirePrimary !== false) {
+        throw new ArbitrationError(
+          `Another controller is primary for device ${client.deviceId} at ${client.address} ` +
+            `(its election id ${client.#primaryElectionId ?? "?"} > ours ${client.electionId})`,
+          Code.ALREADY_EXISTS,
+          client.#primaryElectionId,
+          {
+            hint: "stop the other controller, or connect with a higher election id " +
+              "(or requirePrimary: false to stay a backup)",
+          },
+        );
+      }
+      return client;
+    } catch (err) {
+      client.close();
+      throw err;
+    }
+  }
+
+  #waitForReady(timeoutMs: number): Promise<void> {
+    const started = Date.now();
+    return new Promise((resolve, reject) => {
+      this.#grpc.waitForReady(started + timeoutMs, (err) => {
+        if (!err) return resolve();
+        reject(
+          new SwitchUnreachableError(this.address, Date.now() - started, {
+            switchLog: this.#switchLog,
+            cause: err,
+          }),
+        );
+      });
+    });
+  }
+
+  #arbitrate(timeoutMs: number): Promise<void> {
+    const method = this.#proto.service.StreamChannel;
+    const stream = this.#grpc.makeBidiStreamRequest(
+      method.path,
+      method.requestSerialize,
+      method.responseDeserialize,
+    );
+    this.#stream = stream;
+    return new Promise<void>((resolve, reject) => {
+      let settled = false;
+      const settle = (err?: Error) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        err ? reject(err) : resolve();
+      };
+      const timer = setTimeout(() => {
+        settle(
+          new ArbitrationError(
+            `No arbitration answer from ${this.address} within ${timeoutMs} ms`,
+            Code.DEADLINE_EXCEEDED,
+            undefined,
+            { hint: `is device id ${this.deviceId} right? see the switch log` },
+          ),
+        );
+      }, timeoutMs);
+      stream.on("data", (msg: StreamMessageResponse) => {
+        if (msg.arbitration) {
+          this.#onArbitration(msg.arbitration);
+          settle();
+        } else {
+          for (const listener of this.#listeners) listener(msg);
+        }
+      });
+      stream.on("error", (err: Error) => {
+        this.#primary = false;
+        if (this.#closed) return;
+        this.#streamError = err;
+        const code = isServiceError(err) ? err.code : Code.UNKNOWN;
+        settle(
+          new ArbitrationError(
+            `Arbitration with ${this.address} failed: ${codeName(code)}: ${
+              isServiceError(err) ? err.details : err.message
+            }`,
+            code,
+            undefined,
+            {
+              hint: code === Code.INVALID_ARGUMENT
+                ? "another controller uses the same election id; pick a different one"
+                : "see the switch log",
+              cause: err,
+            },
+          ),
+        );
+      });
+      stream.on("end", () => {
+        this.#primary = false;
+        settle(new ArbitrationError(`${this.address} closed the stream`, Code.UNAVAILABLE));
+      });
+      stream.write({
+        arbitration: { device_id: this.#deviceIdText, election_id: this.#election },
+      });
+    });
+  }
+
+  #onArbitration(update: MasterArbitrationUpdate): void {
+    this.#primaryElectionId = fromUint128(update.election_id);
+    this.#primary = (update.status?.code ?? Code.OK) === Code.OK;
+  }
+
+  /** True while the switch considers us the primary controller. */
+  get isPrimary(): boolean {
+    return this.#primary;
+  }
+
+  /** The primary's election id as last reported by the switch. */
+  get primaryElectionId(): bigint | undefined {
+    return this.#primaryElectionId;
+  }
+
+  /** Registers a listener for packet-in, digest and stream-error messages; returns unsubscribe. */
+  onStreamMessage(listener: StreamListener): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  /** Sends a StreamChannel message (packet-out, digest ack). */
+  sendStreamMessage(message: StreamMessageRequest): void {
+    if (!this.#stream || this.#closed) {
+      throw new P4RuntimeError("Stream is closed", Code.UNAVAILABLE);
+    }
+    this.#stream.write(message);
+  }
+
+  #deadline(): grpc.CallOptions {
+    return { deadline: Date.now() + this.#rpcTimeoutMs };
+  }
+
+  #rpcError(what: string, err: unknown): P4RuntimeError {
+    if (!isServiceError(err)) {
+      return new P4RuntimeError(`${what} failed: ${String(err)}`, Code.UNKNOWN, { cause: err });
+    }
+    if (err.code === grpc.status.UNAVAILABLE) {
+      return new SwitchUnreachableError(this.address, 0, {
+        switchLog: this.#switchLog,
+        cause: err,
+      });
+    }
+    const hints: Partial<Record<number, string>> = {
+      [Code.PERMISSION_DENIED]: "we are not the primary controller (see isPrimary)",
+      [Code.FAILED_PRECONDITION]: "push a pipeline first (setPipeline)",
+    };
+    return new P4RuntimeError(`${what} failed: ${codeName(err.code)}: ${err.details}`, err.code, {
+      hint: hints[err.code] ??
+        (this.#streamError ? `stream error: ${this.#streamError.message}` : undefined),
+      cause: err,
+    });
+  }
+
+  #unary<Req, Res>(
+    method: grpc.MethodDefinition<Req, Res>,
+    request: Req,
+  ): Promise<Res> {
+    return new Promise((resolve, reject) => {
+      this.#grpc.makeUnaryRequest(
+        method.path,
+        method.requestSerialize,
+        method.responseDeserialize,
+        request,
+        new grpc.Metadata(),
+        this.#deadline(),
+        (err, res) => (err ? reject(err) : resolve(res as Res)),
+      );
+    });
+  }
+
+  /** Pushes a pipeline (P4Info + BMv2 JSON) with VERIFY_AND_COMMIT; clears all table state. */
+  async setPipeline(files: PipelineFiles): Promise<void> {
+    const config: ForwardingPipelineConfig = {
+      p4info: files.p4infoBinary,
+      p4_device_config: typeof files.bmv2Json === "string"
+        ? new TextEncoder().encode(files.bmv2Json)
+        : files.bmv2Json,
+    };
+    if (files.cookie !== undefined) config.cookie = { cookie: files.cookie.toString() };
+    try {
+      await this.#unary(this.#proto.service.SetForwardingPipelineConfig, {
+        device_id: this.#deviceIdText,
+        election_id: this.#election,
+        action: PipelineAction.VERIFY_AND_COMMIT,
+        config,
+      });
+    } catch (err) {
+      throw this.#rpcError("SetForwardingPipelineConfig", err);
+    }
+  }
+
+  /** The pipeline on the switch (FAILED_PRECONDITION when none was pushed). */
+  async getPipeline(
+    responseType: PipelineResponseType = PipelineResponseType.ALL,
+  ): Promise<PipelineConfig> {
+    try {
+      const res = await this.#unary(this.#proto.service.GetForwardingPipelineConfig, {
+        device_id: this.#deviceIdText,
+        response_type: responseType,
+      });
+      const c = res.config ?? {};
+      return {
+        p4infoBinary: c.p4info,
+        deviceConfig: c.p4_device_config,
+        cookie: c.cookie ? BigInt(c.cookie.cookie ?? 0) : undefined,
+      };
+    } catch (err) {
+      throw this.#rpcError("GetForwardingPipelineConfig", err);
+    }
+  }
+
+  /** The P4Runtime API version the switch implements. */
+  async capabilities(): Promise<string> {
+    try {
+      const res = await this.#unary(this.#proto.service.Capabilities, {});
+      return res.p4runtime_api_version ?? "";
+    } catch (err) {
+      throw this.#rpcError("Capabilities", err);
+    }
+  }
+
+  /**
+   * Writes updates, `batchSize` per request, in order. Every batch is sent even when one fails;
+   * then a {@link P4RuntimeWriteError} lists each failed update by its index in `updates`.
+   */
+  async write(updates: readonly Update[], options: WriteOptions = {}): Promise<void> {
+    const batchSize = Math.max(1, options.batchSize ?? 1000);
+    const failures: UpdateFailure[] = [];
+    let failCode: number = Code.OK;
+    let failMessage = "";
+    for (let start = 0; start < updates.length; start += batchSize) {
+      const batch = updates.length <= batchSize ? updates : updates.slice(start, start + batchSize);
+      try {
+        await this.#unary(this.#proto.service.Write, {
+          device_id: this.#deviceIdText,
+          election_id: this.#election,
+          updates: batch as Update[],
+          atomicity: options.atomicity,
+        });
+      } catch (err) {
+        if (!isServiceError(err) || err.code === grpc.status.UNAVAILABLE) {
+          throw this.#rpcError("Write", err);
+        }
+        const perUpdate = this.#decodeUpdateErrors(err, start, updates);
+        if (!perUpdate) throw this.#rpcError("Write", err);
+        failures.push(...perUpdate);
+        failCode = err.code;
+        failMessage = err.details;
+      }
+    }
+    if (failCode !== Code.OK) {
+      throw new P4RuntimeWriteError(failures, updates.length, failCode, failMessage);
+    }
+  }
+
+  /** Per-update failures from `grpc-status-details-bin`, or undefined when there are none. */
+  #decodeUpdateErrors(
+    err: grpc.ServiceError,
+    offset: number,
+    updates: readonly Update[],
+  ): UpdateFailure[] | undefined {
+    const raw = err.metadata?.get("grpc-status-details-bin")[0];
+    if (!(raw instanceof Uint8Array)) return undefined;
+    const status = this.#proto.status.decode(raw);
+    const failures: UpdateFailure[] = [];
+    (status.details ?? []).forEach((any, i) => {
+      if (any.type_url !== P4_ERROR_TYPE_URL) return;
+      const e = this.#proto.error.decode(any.value);
+      const code = e.canonical_code ?? Code.OK;
+      if (code === Code.OK) return;
+      failures.push({
+        index: offset + i,
+        code,
+        codeName: codeName(code),
+        message: e.message ?? "",
+        update: updates[offset + i],
+      });
+    });
+    return failures.length ? failures : undefined;
+  }
+
+  /** Reads entities (wildcards allowed, as in P4Runtime), yielding them as the switch streams. */
+  async *read(entities: readonly Entity[]): AsyncGenerator<Entity> {
+    const method = this.#proto.service.Read;
+    const call = this.#grpc.makeServerStreamRequest(
+      method.path,
+      method.requestSerialize,
+      method.responseDeserialize,
+      { device_id: this.#deviceIdText, entities: entities as Entity[] },
+      new grpc.Metadata(),
+      this.#deadline(),
+    );
+    try {
+      for await (const res of call) {
+        yield* (res as { entities: Entity[] }).entities;
+      }
+    } catch (err) {
+      throw this.#rpcError("Read", err);
+    } finally {
+      call.cancel();
+    }
+  }
+
+  async #readAll(entities: readonly Entity[]): Promise<Entity[]> {
+    const out: Entity[] = [];
+    for await (const e of this.read(entities)) out.push(e);
+    return out;
+  }
+
+  #info(): P4Info {
+    if (!this.p4info) {
+      throw new UserError("This P4Runtime client has no P4Info to resolve names", {
+        hint: "pass p4info to P4RuntimeClient.connect or set client.p4info",
+      });
+    }
+    return this.p4info;
+  }
+
+  /** Writes named entries with one update type, in batches (see {@link write}). */
+  writeEntries(
+    type: UpdateType,
+    specs: readonly EntrySpec[],
+    options?: WriteOptions,
+  ): Promise<void> {
+    const info = this.#info();
+    const needAction = type !== UpdateType.DELETE;
+    return this.write(
+      specs.map((s) => ({ type, entity: { table_entry: buildTableEntry(info, s, needAction) } })),
+      options,
+    );
+  }
+
+  /** Inserts one entry given by names. */
+  insertEntry(spec: EntrySpec): Promise<void> {
+    return this.writeEntries(UpdateType.INSERT, [spec]);
+  }
+
+  /** Modifies the action of one entry (or the default action with `isDefault`). */
+  modifyEntry(spec: EntrySpec): Promise<void> {
+    return this.writeEntries(UpdateType.MODIFY, [spec]);
+  }
+
+  /** Deletes one entry; only table, match and priority are needed. */
+  deleteEntry(spec: EntrySpec): Promise<void> {
+    return this.writeEntries(UpdateType.DELETE, [spec]);
+  }
+
+  /** Every entry of a table (with direct counter values when `withCounters`). */
+  async readTable(
+    table: string,
+    options: { withCounters?: boolean } = {},
+  ): Promise<DecodedEntry[]> {
+    const info = this.#info();
+    const t = info.table(table);
+    const entities = await this.#readAll([
+      {
+        table_entry: {
+          table_id: t.id,
+          ...(options.withCounters ? { counter_data: {} } : {}),
+        },
+      },
+    ]);
+    const out: DecodedEntry[] = [];
+    for (const e of entities) if (e.table_entry) out.push(decodeTableEntry(info, e.table_entry));
+    return out;
+  }
+
+  /** Cells of an indirect counter: one when `index` is given, else all. */
+  async readCounter(name: string, index?: number): Promise<CounterCell[]> {
+    const c = this.#info().counter(name);
+    const entities = await this.#readAll([{
+      counter_entry: {
+        counter_id: c.id,
+        ...(index === undefined ? {} : { index: { index: String(index) } }),
+      },
+    }]);
+    return entities.flatMap((e) =>
+      e.counter_entry
+        ? [{
+          index: Number(e.counter_entry.index?.index ?? 0),
+          bytes: BigInt(e.counter_entry.data?.byte_count ?? 0),
+          packets: BigInt(e.counter_entry.data?.packet_count ?? 0),
+        }]
+        : []
+    ).sort((a, b) => a.index - b.index);
+  }
+
+  /** Cells of a bit<W> register: one when `index` is given, else all. */
+  async readRegister(name: string, index?: number): Promise<RegisterCell[]> {
+    const r = this.#info().register(name);
+    const entities = await this.#readAll([{
+      register_entry: {
+        register_id: r.id,
+        ...(index === undefined ? {} : { index: { index: String(index) } }),
+      },
+    }]);
+    return entities.flatMap((e) =>
+      e.register_entry
+        ? [{
+          index: Number(e.register_entry.index?.index ?? 0),
+          value: decodeValue(e.register_entry.data?.bitstring),
+        }]
+        : []
+    ).sort((a, b) => a.index - b.index);
+  }
+
+  /** Ends the stream (giving up primary) and the channel. Safe to call twice. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#primary = false;
+    this.#listeners.clear();
+    if (this.#stream) {
+      this.#stream.end();
+      this.#stream.cancel();
+    }
+    this.#grpc.close();
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    this.close();
+    return Promise.resolve();
+  }
+}
