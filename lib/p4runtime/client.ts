@@ -564,12 +564,22 @@ export class P4RuntimeClient implements AsyncDisposable {
   /** Cells of a bit<W> register: one when `index` is given, else all. */
   async readRegister(name: string, index?: number): Promise<RegisterCell[]> {
     const r = this.#info().register(name);
-    const entities = await this.#readAll([{
-      register_entry: {
-        register_id: r.id,
-        ...(index === undefined ? {} : { index: { index: String(index) } }),
-      },
-    }]);
+    let entities: Entity[];
+    try {
+      entities = await this.#readAll([{
+        register_entry: {
+          register_id: r.id,
+          ...(index === undefined ? {} : { index: { index: String(index) } }),
+        },
+      }]);
+    } catch (err) {
+      if (!(err instanceof P4RuntimeError) || err.code !== Code.UNIMPLEMENTED) throw err;
+      throw new P4RuntimeError(`Reading register "${r.name}" failed: ${err.message}`, err.code, {
+        hint: "BMv2's P4Runtime server does not implement register reads; use its Thrift CLI: " +
+          `\`simple_switch_CLI --thrift-port <port>\` then \`register_read ${r.name} <index>\``,
+        cause: err,
+      });
+    }
     return entities.flatMap((e) =>
       e.register_entry
         ? [{

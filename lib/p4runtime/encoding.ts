@@ -15,6 +15,16 @@ import { parseIpv4, parseMac } from "../net/addr.ts";
 /** Anything a bit<W> value may be given as. */
 export type BitValue = number | bigint | string | Uint8Array;
 
+/**
+ * Names the field in error messages (`match field "hdr.ipv4.dstAddr" of table "lb"`). A function
+ * is called only when there is an error, so hot paths do not build strings.
+ */
+export type What = string | (() => string);
+
+function label(what: What): string {
+  return typeof what === "string" ? what : what();
+}
+
 /** A value that cannot be encoded for a field (malformed text, too wide, bad prefix...). */
 export class EncodingError extends UserError {
   override name = "EncodingError";
@@ -34,7 +44,8 @@ function hex(bytes: Uint8Array): string {
   return s;
 }
 
-function tooWide(value: BitValue, bitwidth: number, what: string): EncodingError {
+function tooWide(value: BitValue, bitwidth: number, w: What): EncodingError {
+  const what = label(w);
   return new EncodingError(
     `Value ${describe(value)} does not fit in ${bitwidth} bits of ${what}`,
     { hint: `${what} is bit<${bitwidth}>: use a value below 2^${bitwidth}` },
@@ -46,19 +57,19 @@ function tooWide(value: BitValue, bitwidth: number, what: string): EncodingError
  * Strings may be decimal, `0x` hex, dotted-quad IPv4 or colon/dash MAC text.
  * `what` names the field in error messages (e.g. `match field "hdr.ipv4.dstAddr"`).
  */
-export function toBigInt(value: BitValue, bitwidth: number, what = "value"): bigint {
+export function toBigInt(value: BitValue, bitwidth: number, what: What = "value"): bigint {
   let v: bigint;
   if (typeof value === "number") {
     if (!Number.isSafeInteger(value) || value < 0) {
       throw new EncodingError(
-        `Value ${value} for ${what} is not a non-negative integer`,
+        `Value ${value} for ${label(what)} is not a non-negative integer`,
         { hint: "pass a whole number >= 0, or a bigint for values above 2^53" },
       );
     }
     v = BigInt(value);
   } else if (typeof value === "bigint") {
     if (value < 0n) {
-      throw new EncodingError(`Value ${value} for ${what} is negative`, {
+      throw new EncodingError(`Value ${value} for ${label(what)} is negative`, {
         hint: "signed int<W> fields are not supported; pass the two's complement as a bigint",
       });
     }
@@ -72,7 +83,7 @@ export function toBigInt(value: BitValue, bitwidth: number, what = "value"): big
   return v;
 }
 
-function parseText(text: string, what: string): bigint {
+function parseText(text: string, what: What): bigint {
   const t = text.trim();
   if (/^\d+$/.test(t)) return BigInt(t);
   if (/^0x[0-9a-f]+$/i.test(t)) return BigInt(t);
@@ -80,7 +91,7 @@ function parseText(text: string, what: string): bigint {
   if (ip !== undefined) return BigInt(ip);
   const mac = parseMac(t);
   if (mac !== undefined) return bytesToBigInt(mac);
-  throw new EncodingError(`Cannot encode ${JSON.stringify(text)} for ${what}`, {
+  throw new EncodingError(`Cannot encode ${JSON.stringify(text)} for ${label(what)}`, {
     hint: "use a decimal or 0x-hex number, an IPv4 address (10.0.0.1) or a MAC (aa:bb:cc:dd:ee:ff)",
   });
 }
@@ -91,17 +102,19 @@ export function bitLength(v: bigint): number {
   return v.toString(2).length;
 }
 
+/** Canonical bytestring of a non-negative safe integer. */
+function numberBytes(n: number): Uint8Array {
+  let len = 1;
+  for (let x = n; x >= 256; x = Math.floor(x / 256)) len++;
+  const out = new Uint8Array(len);
+  for (let i = len - 1, x = n; i >= 0; i--, x = Math.floor(x / 256)) out[i] = x % 256;
+  return out;
+}
+
 /** Canonical bytestring of a non-negative bigint: no leading zero bytes, 0 is `[0x00]`. */
 export function canonicalBytes(v: bigint): Uint8Array {
-  if (v === 0n) return ZERO.slice();
-  if (v < 0x100000000n) {
-    // Fast path for the common case (ports, IPv4 addresses, small ids): no bigint shifting.
-    const n = Number(v);
-    const len = n > 0xffffff ? 4 : n > 0xffff ? 3 : n > 0xff ? 2 : 1;
-    const out = new Uint8Array(len);
-    for (let i = len - 1, x = n; i >= 0; i--, x = Math.floor(x / 256)) out[i] = x & 0xff;
-    return out;
-  }
+  // Most values (ports, addresses, ids) fit a double: no bigint arithmetic for them.
+  if (v <= 0x1fffffffffffffn) return numberBytes(Number(v));
   let h = v.toString(16);
   if (h.length & 1) h = "0" + h;
   const out = new Uint8Array(h.length / 2);
@@ -110,7 +123,17 @@ export function canonicalBytes(v: bigint): Uint8Array {
 }
 
 /** Encodes a value as the canonical bytestring of a bit<`bitwidth`> field. */
-export function encodeValue(value: BitValue, bitwidth: number, what = "value"): Uint8Array {
+export function encodeValue(value: BitValue, bitwidth: number, what: What = "value"): Uint8Array {
+  // Fast paths without bigints for numbers and IPv4 text, the common cases in hot loops.
+  if (typeof value === "string") {
+    const ip = parseIpv4(value);
+    if (ip !== undefined) value = ip;
+    else if (/^\d{1,15}$/.test(value)) value = Number(value);
+  }
+  if (typeof value === "number" && Number.isSafeInteger(value) && value >= 0) {
+    if (bitwidth < 53 && value >= 2 ** bitwidth) throw tooWide(value, bitwidth, what);
+    return numberBytes(value);
+  }
   if (value instanceof Uint8Array) {
     // Bytes are checked for width and stripped without a bigint round trip.
     let i = 0;
@@ -167,12 +190,12 @@ export function encodeLpm(
   value: BitValue,
   prefixLen: number,
   bitwidth: number,
-  what = "value",
+  what: What = "value",
 ): LpmValue {
   if (!Number.isInteger(prefixLen) || prefixLen < 0 || prefixLen > bitwidth) {
     throw new EncodingError(
-      `Prefix length ${prefixLen} of ${what} is outside 0..${bitwidth}`,
-      { hint: `${what} is bit<${bitwidth}>` },
+      `Prefix length ${prefixLen} of ${label(what)} is outside 0..${bitwidth}`,
+      { hint: `${label(what)} is bit<${bitwidth}>` },
     );
   }
   const v = toBigInt(value, bitwidth, what) & prefixMaskBig(prefixLen, bitwidth);
@@ -186,13 +209,13 @@ export function encodeLpm(
 export function parseLpmText(
   text: string,
   bitwidth: number,
-  what = "value",
+  what: What = "value",
 ): { value: string; prefixLen: number } {
   const slash = text.lastIndexOf("/");
   if (slash < 0) return { value: text, prefixLen: bitwidth };
   const len = text.slice(slash + 1).trim();
   if (!/^\d+$/.test(len)) {
-    throw new EncodingError(`Bad prefix length in ${JSON.stringify(text)} for ${what}`, {
+    throw new EncodingError(`Bad prefix length in ${JSON.stringify(text)} for ${label(what)}`, {
       hint: "write LPM values as value/length, e.g. 10.0.0.0/24",
     });
   }
@@ -210,9 +233,9 @@ export function encodeTernary(
   value: BitValue,
   mask: BitValue,
   bitwidth: number,
-  what = "value",
+  what: What = "value",
 ): TernaryValue {
-  const m = toBigInt(mask, bitwidth, `the mask of ${what}`);
+  const m = toBigInt(mask, bitwidth, () => `the mask of ${label(what)}`);
   const v = toBigInt(value, bitwidth, what) & m;
   return { value: canonicalBytes(v), mask: canonicalBytes(m) };
 }
@@ -228,13 +251,13 @@ export function encodeRange(
   low: BitValue,
   high: BitValue,
   bitwidth: number,
-  what = "value",
+  what: What = "value",
 ): RangeValue {
-  const lo = toBigInt(low, bitwidth, `the low end of ${what}`);
-  const hi = toBigInt(high, bitwidth, `the high end of ${what}`);
+  const lo = toBigInt(low, bitwidth, () => `the low end of ${label(what)}`);
+  const hi = toBigInt(high, bitwidth, () => `the high end of ${label(what)}`);
   if (lo > hi) {
     throw new EncodingError(
-      `Range ${describe(low)}..${describe(high)} of ${what} has low > high`,
+      `Range ${describe(low)}..${describe(high)} of ${label(what)} has low > high`,
     );
   }
   return { low: canonicalBytes(lo), high: canonicalBytes(hi) };

@@ -88,7 +88,7 @@ function encodeMatch(
   input: MatchInput,
   table: TableInfo,
 ): FieldMatch | null {
-  const what = `match field "${field.name}" of table "${table.name}"`;
+  const what = () => `match field "${field.name}" of table "${table.name}"`;
   const w = field.bitwidth;
   const field_id = field.id;
   switch (field.matchType) {
@@ -139,7 +139,7 @@ function encodeMatch(
   }
 }
 
-function shapeError(what: string, kind: string, input: unknown): UserError {
+function shapeError(what: () => string, kind: string, input: unknown): UserError {
   const shapes: Record<string, string> = {
     exact: "a value",
     optional: "a value",
@@ -147,7 +147,7 @@ function shapeError(what: string, kind: string, input: unknown): UserError {
     ternary: '"value&&&mask" or { value, mask }',
     range: '"low..high" or { low, high }',
   };
-  return new UserError(`Bad value ${JSON.stringify(input, jsonBig)} for ${what}`, {
+  return new UserError(`Bad value ${JSON.stringify(input, jsonBig)} for ${what()}`, {
     hint: `${kind} match fields take ${shapes[kind]}`,
   });
 }
@@ -203,7 +203,7 @@ export function buildParams(
       value: encodeValue(
         params[name],
         p.bitwidth,
-        `parameter "${p.name}" of action "${action.name}"`,
+        () => `parameter "${p.name}" of action "${action.name}"`,
       ),
     });
   }

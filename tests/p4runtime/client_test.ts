@@ -326,3 +326,23 @@ Deno.test("name helpers without a P4Info say how to give one", async () => {
     await server.stop();
   }
 });
+
+Deno.test("register reads on a switch without them say to use the Thrift CLI", async () => {
+  const server = await FakeP4RuntimeServer.start({
+    p4info,
+    pipelineSet: true,
+    registerReadsUnimplemented: true,
+  });
+  try {
+    await using sw = await P4RuntimeClient.connect({ address: server.address, p4info });
+    await assert.rejects(sw.readRegister("flow_reg", 1), (e: unknown) => {
+      assert.ok(e instanceof P4RuntimeError);
+      assert.equal(e.code, Code.UNIMPLEMENTED);
+      assert.match(e.message, /Reading register "MyIngress.flow_reg" failed/);
+      assert.match(e.hint ?? "", /register_read MyIngress.flow_reg <index>/);
+      return true;
+    });
+  } finally {
+    await server.stop();
+  }
+});
