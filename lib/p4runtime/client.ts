@@ -400,19 +400,27 @@ export class P4RuntimeClient implements AsyncDisposable {
    * then a {@link P4RuntimeWriteError} lists each failed update by its index in `updates`.
    */
   async write(updates: readonly Update[], options: WriteOptions = {}): Promise<void> {
+    const n = updates.length;
     const batchSize = Math.max(1, options.batchSize ?? 1000);
+    const method = this.#proto.service.Write;
+    const encode = (start: number) =>
+      method.requestSerialize({
+        device_id: this.#deviceIdText,
+        election_id: this.#election,
+        updates: (n <= batchSize ? updates : updates.slice(start, start + batchSize)) as Update[],
+        atomicity: options.atomicity,
+      });
     const failures: UpdateFailure[] = [];
     let failCode: number = Code.OK;
     let failMessage = "";
-    for (let start = 0; start < updates.length; start += batchSize) {
-      const batch = updates.length <= batchSize ? updates : updates.slice(start, start + batchSize);
+    let next = n ? encode(0) : undefined;
+    for (let start = 0; start < n; start += batchSize) {
+      const pending = this.#sendEncoded(method, next!);
+      // Encode the next batch while the switch applies this one; it is sent only after this one
+      // is answered, so batches are applied in order.
+      next = start + batchSize < n ? encode(start + batchSize) : undefined;
       try {
-        await this.#unary(this.#proto.service.Write, {
-          device_id: this.#deviceIdText,
-          election_id: this.#election,
-          updates: batch as Update[],
-          atomicity: options.atomicity,
-        });
+        await pending;
       } catch (err) {
         if (!isServiceError(err) || err.code === grpc.status.UNAVAILABLE) {
           throw this.#rpcError("Write", err);
@@ -425,8 +433,23 @@ export class P4RuntimeClient implements AsyncDisposable {
       }
     }
     if (failCode !== Code.OK) {
-      throw new P4RuntimeWriteError(failures, updates.length, failCode, failMessage);
+      throw new P4RuntimeWriteError(failures, n, failCode, failMessage);
     }
+  }
+
+  /** A unary call whose request is already serialized. */
+  #sendEncoded<Req, Res>(method: grpc.MethodDefinition<Req, Res>, request: Buffer): Promise<Res> {
+    return new Promise((resolve, reject) => {
+      this.#grpc.makeUnaryRequest(
+        method.path,
+        (bytes: Buffer) => bytes,
+        method.responseDeserialize,
+        request,
+        new grpc.Metadata(),
+        this.#deadline(),
+        (err, res) => (err ? reject(err) : resolve(res as Res)),
+      );
+    });
   }
 
   /** Per-update failures from `grpc-status-details-bin`, or undefined when there are none. */
@@ -444,12 +467,15 @@ export class P4RuntimeClient implements AsyncDisposable {
       const e = this.#proto.error.decode(any.value);
       const code = e.canonical_code ?? Code.OK;
       if (code === Code.OK) return;
+      const update = updates[offset + i];
+      const tableId = update?.entity.table_entry?.table_id;
       failures.push({
         index: offset + i,
         code,
         codeName: codeName(code),
         message: e.message ?? "",
-        update: updates[offset + i],
+        update,
+        table: tableId === undefined ? undefined : this.p4info?.tables.byId(tableId)?.name,
       });
     });
     return failures.length ? failures : undefined;

@@ -63,6 +63,8 @@ export interface UpdateFailure {
   message: string;
   /** The update that failed. */
   update?: Update;
+  /** Name of the table the update was for, when known. */
+  table?: string;
 }
 
 /** Some updates of a Write were rejected; `failures` says which and why. */
@@ -76,7 +78,9 @@ export class P4RuntimeWriteError extends P4RuntimeError {
     rpcMessage = "",
   ) {
     const shown = failures.slice(0, 3).map((f) =>
-      `#${f.index} ${f.codeName}${f.message ? `: ${f.message}` : ""}`
+      `#${f.index} ${f.codeName}${f.table ? ` in ${f.table}` : ""}${
+        f.message ? `: ${f.message}` : ""
+      }`
     );
     const more = failures.length > 3 ? `; and ${failures.length - 3} more` : "";
     const detail = failures.length ? shown.join("; ") + more : rpcMessage || codeName(code);

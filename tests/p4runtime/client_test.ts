@@ -146,7 +146,7 @@ Deno.test("a batch write decodes per-update errors with their indexes across bat
       assert.equal(e.failures[0].update, updates[5]);
       assert.match(
         e.message,
-        /failed for 5 of 2500 updates: #5 ALREADY_EXISTS: Match entry exists/,
+        /failed for 5 of 2500 updates: #5 ALREADY_EXISTS in MyIngress.vip: Match entry exists/,
       );
       return true;
     });
@@ -178,7 +178,10 @@ Deno.test("insert, read, modify and delete entries by name", async () => {
     rows = await sw.readTable("vip");
     assert.equal(rows[0].params.ip, 0x0a000202n);
 
-    await assert.rejects(sw.modifyEntry(vipEntry(81)), /NOT_FOUND: Entry not found/);
+    await assert.rejects(
+      sw.modifyEntry(vipEntry(81)),
+      /#0 NOT_FOUND in MyIngress.vip: Entry not found/,
+    );
     await sw.deleteEntry({ table: "vip", match: { dstAddr: "10.0.0.100", srcPort: 80 } });
     assert.deepEqual(await sw.readTable("vip"), []);
     await assert.rejects(
