@@ -1,0 +1,285 @@
+/**
+ * A four-namespace network for exercising CRIU migration without the P4 switch: a client, a
+ * router running the nft-stand-in load balancer, and a source and a target host on their own
+ * subnets (so the server's address really changes). Used by the self-check and the CRIU tests.
+ *
+ * ```
+ *  client 10.99.1.2 ── 10.99.1.1 router 10.99.2.1 ── 10.99.2.2 source
+ *                         (VIP 10.99.9.9)  10.99.3.1 ── 10.99.3.2 target
+ * ```
+ *
+ * The addresses live inside the rig's own namespaces, so parallel rigs never collide; only the
+ * namespace names carry the unique prefix. Interfaces are created directly inside their
+ * namespaces, never on the host.
+ *
+ * @module
+ */
+import { defaultShell, inNetns, pidAlive, type Shell, spawnDetached } from "../shell.ts";
+import { buildWorkloads, type WorkloadPaths } from "../workloads/build.ts";
+import { type ClientRecord, parseClientLog } from "../workloads/client_log.ts";
+import { applyStandIn, type StandInConfig } from "./nft_standin.ts";
+
+export interface RigHost {
+  netns: string;
+  /** Interface inside the host's namespace. */
+  iface: string;
+  ip: string;
+  /** The router's address on this host's link. */
+  gateway: string;
+  /** The router-side interface of this host's link. */
+  routerIface: string;
+}
+
+export interface RigPlan {
+  prefix: string;
+  router: string;
+  client: RigHost;
+  source: RigHost;
+  target: RigHost;
+  vip: string;
+  port: number;
+  standInTable: string;
+}
+
+export type RigRole = "source" | "target";
+
+/** The rig's names and addresses for a unique prefix (at most 10 characters). */
+export function planRig(prefix: string, port = 7000): RigPlan {
+  if (!/^[a-z0-9]{1,10}$/.test(prefix)) {
+    throw new Error(`rig prefix "${prefix}" must be 1-10 lower-case letters or digits`);
+  }
+  const host = (name: string, subnet: number, iface: string, routerIface: string): RigHost => ({
+    netns: `${prefix}-${name}`,
+    iface,
+    ip: `10.99.${subnet}.2`,
+    gateway: `10.99.${subnet}.1`,
+    routerIface,
+  });
+  return {
+    prefix,
+    router: `${prefix}-rtr`,
+    client: host("cli", 1, "eth0", "to-cli"),
+    source: host("src", 2, "eth0", "to-src"),
+    target: host("dst", 3, "eth0", "to-dst"),
+    vip: "10.99.9.9",
+    port,
+    standInTable: `${prefix}_lb`,
+  };
+}
+
+/** Argvs creating the rig's namespaces and links (in order). */
+export function rigSetupArgvs(plan: RigPlan): string[][] {
+  const hosts = [plan.client, plan.source, plan.target];
+  const argvs: string[][] = [];
+  for (const ns of [plan.router, ...hosts.map((h) => h.netns)]) {
+    argvs.push(["ip", "netns", "add", ns], ["ip", "-n", ns, "link", "set", "lo", "up"]);
+  }
+  for (const h of hosts) {
+    argvs.push(
+      [
+        "ip",
+        "link",
+        "add",
+        h.iface,
+        "netns",
+        h.netns,
+        "type",
+        "veth",
+        "peer",
+        "name",
+        h.routerIface,
+        "netns",
+        plan.router,
+      ],
+      ["ip", "-n", h.netns, "addr", "add", `${h.ip}/24`, "dev", h.iface],
+      ["ip", "-n", h.netns, "link", "set", h.iface, "up"],
+      ["ip", "-n", h.netns, "route", "add", "default", "via", h.gateway],
+      ["ip", "-n", plan.router, "addr", "add", `${h.gateway}/24`, "dev", h.routerIface],
+      ["ip", "-n", plan.router, "link", "set", h.routerIface, "up"],
+    );
+  }
+  argvs.push(inNetns(plan.router, ["sysctl", "-qw", "net.ipv4.ip_forward=1"]));
+  return argvs;
+}
+
+/** Argvs deleting the rig's namespaces (their links and nft tables go with them). */
+export function rigTeardownArgvs(plan: RigPlan): string[][] {
+  return [plan.router, plan.client.netns, plan.source.netns, plan.target.netns]
+    .map((ns) => ["ip", "netns", "del", ns]);
+}
+
+/** The stand-in's configuration with `active` receiving the VIP's traffic. */
+export function rigStandIn(plan: RigPlan, active: RigRole): StandInConfig {
+  return {
+    table: plan.standInTable,
+    vip: plan.vip,
+    port: plan.port,
+    backends: [plan.source.ip, plan.target.ip],
+    active: plan[active].ip,
+  };
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** A live rig: owns its namespaces, processes and temporary directory until {@link dispose}. */
+export class MigrationRig {
+  private readonly pids = new Set<number>();
+  clientPid?: number;
+
+  private constructor(
+    readonly plan: RigPlan,
+    /** Temporary directory for logs and images. */
+    readonly dir: string,
+    readonly bin: WorkloadPaths,
+    private readonly shell: Shell,
+  ) {}
+
+  /** Builds the workloads, creates the namespaces and points the stand-in at the source. */
+  static async create(
+    options: { prefix?: string; port?: number; shell?: Shell } = {},
+  ): Promise<MigrationRig> {
+    const shell = options.shell ?? defaultShell;
+    const prefix = options.prefix ?? `p4r${crypto.randomUUID().slice(0, 6)}`;
+    const bin = await buildWorkloads();
+    const plan = planRig(prefix, options.port);
+    const dir = await Deno.makeTempDir({ prefix: `${prefix}-` });
+    const rig = new MigrationRig(plan, dir, bin, shell);
+    try {
+      for (const argv of rigSetupArgvs(plan)) await shell.run(argv);
+      await applyStandIn(plan.router, rigStandIn(plan, "source"), shell);
+    } catch (err) {
+      await rig.dispose();
+      throw err;
+    }
+    return rig;
+  }
+
+  /** Starts counter_server on a host, bound to its address; resolves once it listens. */
+  async startServer(role: RigRole = "source"): Promise<number> {
+    const host = this.plan[role];
+    const logFile = `${this.dir}/server-${role}.log`;
+    const pid = await spawnDetached(
+      this.shell,
+      [this.bin.counter_server, String(this.plan.port), host.ip],
+      { netns: host.netns, logFile, pidFile: `${this.dir}/server-${role}.pid` },
+    );
+    this.pids.add(pid);
+    for (let i = 0; i < 500; i++) {
+      const log = await Deno.readTextFile(logFile).catch(() => "");
+      if (log.includes("listening")) return pid;
+      if (!pidAlive(pid)) throw new Error(`counter_server exited: ${log.trim()}`);
+      await sleep(10);
+    }
+    throw new Error(`counter_server did not start listening (see ${logFile})`);
+  }
+
+  /** Where the client writes its JSON lines. */
+  get clientLog(): string {
+    return `${this.dir}/client.jsonl`;
+  }
+
+  /** Starts counter_client in the client namespace, talking to the VIP. */
+  async startClient(conns = 2, intervalMs = 10): Promise<number> {
+    const pid = await spawnDetached(
+      this.shell,
+      [
+        this.bin.counter_client,
+        "-H",
+        this.plan.vip,
+        "-p",
+        String(this.plan.port),
+        "-c",
+        String(conns),
+        "-i",
+        String(intervalMs),
+        "-o",
+        this.clientLog,
+      ],
+      {
+        netns: this.plan.client.netns,
+        logFile: `${this.dir}/client.stderr`,
+        pidFile: `${this.dir}/client.pid`,
+      },
+    );
+    this.pids.add(pid);
+    this.clientPid = pid;
+    return pid;
+  }
+
+  /** Registers a process (e.g. a restored server) to be killed by {@link dispose}. */
+  track(pid: number): void {
+    this.pids.add(pid);
+  }
+
+  /** Points the VIP at the source or the target. */
+  async flip(to: RigRole): Promise<void> {
+    await applyStandIn(this.plan.router, rigStandIn(this.plan, to), this.shell);
+  }
+
+  /** The client's records so far. */
+  async clientRecords(): Promise<ClientRecord[]> {
+    return parseClientLog(await Deno.readTextFile(this.clientLog).catch(() => ""), this.clientLog);
+  }
+
+  /**
+   * Waits until every one of `conns` connections has `count` answers that arrived after
+   * `sinceMs` (unix ms). Fails early when a connection breaks.
+   */
+  async waitForAnswers(conns: number, count: number, sinceMs = 0, timeoutMs = 5000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const records = await this.clientRecords();
+      const broken = records.find((r) => r.kind === "event");
+      if (broken) {
+        throw new Error(`client connection ${broken.conn} broke: ${JSON.stringify(broken)}`);
+      }
+      const per = new Array(conns).fill(0);
+      for (const r of records) if (r.kind === "answer" && r.at > sinceMs) per[r.conn]++;
+      if (per.every((n) => n >= count)) return;
+      if (Date.now() > deadline) {
+        throw new Error(`client answers after ${sinceMs}: ${per.join(", ")}; wanted ${count} each`);
+      }
+      await sleep(10);
+    }
+  }
+
+  /** Stops the client (SIGTERM) and waits for it to exit. */
+  async stopClient(): Promise<void> {
+    if (this.clientPid === undefined) return;
+    await this.stop(this.clientPid);
+  }
+
+  /** Stops one of the rig's processes: SIGTERM, then SIGKILL after a second. */
+  async stop(pid: number): Promise<void> {
+    if (!this.isOurs(pid)) return;
+    try {
+      Deno.kill(pid, "SIGTERM");
+    } catch { /* already gone */ }
+    for (let i = 0; i < 100 && pidAlive(pid); i++) await sleep(10);
+    if (pidAlive(pid)) {
+      try {
+        Deno.kill(pid, "SIGKILL");
+      } catch { /* already gone */ }
+    }
+  }
+
+  /** True when `pid` is alive and still one of our workload binaries (not a reused pid). */
+  private isOurs(pid: number): boolean {
+    if (!pidAlive(pid)) return false;
+    try {
+      const exe = Deno.readLinkSync(`/proc/${pid}/exe`);
+      return exe === this.bin.counter_server || exe === this.bin.counter_client;
+    } catch {
+      return false;
+    }
+  }
+
+  /** Kills every process of the rig, deletes its namespaces and its temporary directory. */
+  async dispose(options: { keepDir?: boolean } = {}): Promise<void> {
+    for (const pid of this.pids) await this.stop(pid);
+    for (const argv of rigTeardownArgvs(this.plan)) {
+      await this.shell.run(argv, { check: false });
+    }
+    if (!options.keepDir) await Deno.remove(this.dir, { recursive: true }).catch(() => {});
+  }
+}

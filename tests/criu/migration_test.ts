@@ -1,0 +1,218 @@
+/**
+ * The CRIU tier: real dumps and restores across network namespaces, with a client whose
+ * connections must survive. Needs root, network namespaces and CRIU.
+ */
+import assert from "node:assert/strict";
+import { capTest, missing } from "../_caps.ts";
+import {
+  criuCanTrackMemory,
+  criuDump,
+  CriuError,
+  criuPreDump,
+  criuRestore,
+  releaseSourceLock,
+  restoreOnSource,
+} from "../../lib/criu/checkpoint.ts";
+import { rewriteDumpAddresses } from "../../lib/criu/rewrite.ts";
+import { assertInNetns, criuSelfCheck } from "../../lib/criu/selfcheck.ts";
+import { MigrationRig } from "../../lib/criu/selfcheck_rig.ts";
+import { computeDowntime } from "../../lib/workloads/client_log.ts";
+import { defaultShell, inNetns, pidAlive } from "../../lib/shell.ts";
+
+const NEEDS = ["netns", "criu"] as const;
+const CONNS = 2;
+
+function prefix(): string {
+  return `p4t${crypto.randomUUID().slice(0, 6)}`;
+}
+
+async function netnsNames(): Promise<string[]> {
+  const out = await defaultShell.run(["ip", "netns", "list"]);
+  return out.stdout.split("\n").map((l) => l.split(" ")[0]).filter(Boolean);
+}
+
+/** Names of CRIU's nftables lock tables in a namespace. */
+async function criuTables(netns: string): Promise<string[]> {
+  const out = await defaultShell.run(inNetns(netns, ["nft", "list", "tables"]));
+  return out.stdout.split("\n").filter((l) => l.includes("CRIU-"));
+}
+
+/** A rig with the server on the source and a client with CRIU's connections warmed up. */
+async function startedRig(): Promise<{ rig: MigrationRig; pid: number }> {
+  const rig = await MigrationRig.create({ prefix: prefix() });
+  try {
+    const pid = await rig.startServer("source");
+    await rig.startClient(CONNS);
+    await rig.waitForAnswers(CONNS, 10);
+    return { rig, pid };
+  } catch (err) {
+    await rig.dispose();
+    throw err;
+  }
+}
+
+/** The client kept every connection and every counter continued. */
+async function assertClientIntact(rig: MigrationRig, sinceMs: number): Promise<void> {
+  await rig.waitForAnswers(CONNS, 10, sinceMs, 8000);
+  await rig.stopClient();
+  const report = computeDowntime(await rig.clientRecords(), { migrationStartMs: sinceMs });
+  assert.equal(report.anyBroken, false);
+  assert.equal(report.countsContinuous, true);
+  assert.equal(report.connections.length, CONNS);
+}
+
+capTest({
+  name: "criu self-check: established connections survive a move to another address",
+  needs: NEEDS,
+  fn: async () => {
+    const p = prefix();
+    const lines: string[] = [];
+    const result = await criuSelfCheck({ prefix: p, log: (l) => lines.push(l) });
+    console.log(
+      `dump ${result.dumpMs.toFixed(0)} ms, rewrite ${result.rewriteMs.toFixed(2)} ms, ` +
+        `restore ${result.restoreMs.toFixed(0)} ms (+${result.pidWaitMs.toFixed(0)} ms pid reap ` +
+        `wait), flip ${result.flipMs.toFixed(0)} ms, downtime ` +
+        `${result.downtime.maxDowntimeMs.toFixed(0)} ms ` +
+        `(gaps ${
+          result.downtime.connections.map((c) => c.outageGapsMs.map(Math.round).join("+"))
+            .join(", ")
+        })`,
+    );
+    assert.equal(result.rewrittenSockets, 1 + CONNS);
+    assert.equal(result.downtime.anyBroken, false);
+    assert.equal(result.downtime.countsContinuous, true);
+    assert.ok(result.downtime.connections.every((c) => c.recoveredAtMs !== undefined));
+    assert.ok(lines.some((l) => l.startsWith("dump ")));
+    assert.deepEqual((await netnsNames()).filter((n) => n.startsWith(p)), []);
+  },
+});
+
+capTest({
+  name: "criu dump of a bad pid fails and the source keeps serving",
+  needs: NEEDS,
+  fn: async () => {
+    const { rig, pid } = await startedRig();
+    try {
+      const since = Date.now();
+      await assert.rejects(
+        () =>
+          criuDump({
+            netns: rig.plan.source.netns,
+            pid: 2 ** 22 + 1, // above pid_max: never a process
+            imagesDir: `${rig.dir}/images`,
+          }),
+        (err: unknown) => err instanceof CriuError && err.operation === "dump",
+      );
+      assert.ok(pidAlive(pid));
+      await assertClientIntact(rig, since);
+    } finally {
+      await rig.dispose();
+    }
+  },
+});
+
+capTest({
+  name: "a dump failing after the freeze resumes the server with its connections unlocked",
+  needs: NEEDS,
+  fn: async () => {
+    const { rig, pid } = await startedRig();
+    try {
+      // CRIU asks the action script after writing the images; a failure there is a failed dump
+      // of a frozen process whose connections are locked: CRIU must resume and unlock.
+      const script = `${rig.dir}/fail-post-dump.sh`;
+      await Deno.writeTextFile(
+        script,
+        '#!/bin/sh\n[ "$CRTOOLS_SCRIPT_ACTION" = post-dump ] && exit 1\nexit 0\n',
+        { mode: 0o755 },
+      );
+      const since = Date.now();
+      await assert.rejects(
+        () =>
+          criuDump({
+            netns: rig.plan.source.netns,
+            pid,
+            imagesDir: `${rig.dir}/images`,
+            actionScript: script,
+          }),
+        CriuError,
+      );
+      assert.ok(pidAlive(pid), "the server must still run");
+      assert.deepEqual(await criuTables(rig.plan.source.netns), []);
+      await assertClientIntact(rig, since);
+    } finally {
+      await rig.dispose();
+    }
+  },
+});
+
+capTest({
+  name: "a restore failing on the target is rolled back onto the source, connections intact",
+  needs: NEEDS,
+  fn: async () => {
+    const { rig, pid } = await startedRig();
+    try {
+      const { source, target } = rig.plan;
+      const imagesDir = `${rig.dir}/images`;
+      const since = Date.now();
+      await criuDump({ netns: source.netns, pid, imagesDir });
+      assert.equal((await criuTables(source.netns)).length, 1, "dump leaves the lock");
+      await rewriteDumpAddresses(imagesDir, { from: source.ip, to: target.ip });
+      // The target lacks the address the sockets were rewritten to: bind fails.
+      await defaultShell.run(["ip", "-n", target.netns, "addr", "flush", "dev", target.iface]);
+      await assert.rejects(
+        () => criuRestore({ netns: target.netns, imagesDir }),
+        (err: unknown) => err instanceof CriuError && err.operation === "restore",
+      );
+      const back = await restoreOnSource({ netns: source.netns, imagesDir });
+      rig.track(back.pid);
+      console.log(
+        `rolled back ${Date.now() - since} ms after the dump began (restore ` +
+          `${back.elapsedMs.toFixed(0)} ms after waiting ${
+            back.pidWaitMs.toFixed(0)
+          } ms for the pid)`,
+      );
+      assert.equal(back.pid, pid);
+      await assertInNetns(back.pid, source.netns);
+      assert.deepEqual(await criuTables(source.netns), [], "the source lock is lifted");
+      assert.deepEqual(await criuTables(target.netns), []);
+      await assertClientIntact(rig, since);
+    } finally {
+      await rig.dispose();
+    }
+  },
+});
+
+// Pre-dumps need the kernel's soft-dirty memory tracking (CONFIG_MEM_SOFT_DIRTY).
+const trackMemMissing = missing(NEEDS).length > 0 || !(await criuCanTrackMemory());
+if (trackMemMissing) {
+  console.log("SKIP pre-dump migration: CRIU reports no memory tracking (mem_dirty_track)");
+}
+Deno.test({
+  name: "pre-dump, then an incremental dump, migrates with connections intact",
+  ignore: trackMemMissing,
+  fn: async () => {
+    const { rig, pid } = await startedRig();
+    try {
+      const { source, target } = rig.plan;
+      await criuPreDump({ netns: source.netns, pid, imagesDir: `${rig.dir}/pre` });
+      const imagesDir = `${rig.dir}/final`;
+      const since = Date.now();
+      await criuDump({
+        netns: source.netns,
+        pid,
+        imagesDir,
+        trackMem: true,
+        prevImagesDir: "../pre",
+      });
+      await rewriteDumpAddresses(imagesDir, { from: source.ip, to: target.ip });
+      const restored = await criuRestore({ netns: target.netns, imagesDir });
+      rig.track(restored.pid);
+      await rig.flip("target");
+      await releaseSourceLock({ netns: source.netns, imagesDir });
+      await assertInNetns(restored.pid, target.netns);
+      await assertClientIntact(rig, since);
+    } finally {
+      await rig.dispose();
+    }
+  },
+});

@@ -1,0 +1,65 @@
+import assert from "node:assert/strict";
+import {
+  planRig,
+  rigSetupArgvs,
+  rigStandIn,
+  rigTeardownArgvs,
+} from "../../lib/criu/selfcheck_rig.ts";
+import { standInRuleset } from "../../lib/criu/nft_standin.ts";
+
+Deno.test("planRig: unique namespace names, distinct subnets, short interface names", () => {
+  const p = planRig("p4tab12cd");
+  assert.deepEqual([p.router, p.client.netns, p.source.netns, p.target.netns], [
+    "p4tab12cd-rtr",
+    "p4tab12cd-cli",
+    "p4tab12cd-src",
+    "p4tab12cd-dst",
+  ]);
+  assert.notEqual(p.source.ip, p.target.ip);
+  assert.notEqual(p.source.gateway, p.target.gateway);
+  for (const h of [p.client, p.source, p.target]) {
+    assert.ok(h.iface.length <= 15 && h.routerIface.length <= 15);
+  }
+  assert.throws(() => planRig("Bad-Prefix"), /must be 1-10/);
+});
+
+Deno.test("rig setup creates links inside namespaces only; teardown deletes every namespace", () => {
+  const p = planRig("p4tx");
+  const setup = rigSetupArgvs(p).map((a) => a.join(" "));
+  assert.ok(setup.includes("ip netns add p4tx-rtr"));
+  assert.ok(
+    setup.includes("ip link add eth0 netns p4tx-src type veth peer name to-src netns p4tx-rtr"),
+  );
+  assert.ok(setup.includes("ip -n p4tx-dst route add default via 10.99.3.1"));
+  assert.equal(
+    setup.at(-1),
+    "nsenter --net=/run/netns/p4tx-rtr -- sysctl -qw net.ipv4.ip_forward=1",
+  );
+  // Every link is created with both ends in a rig namespace, never on the host.
+  for (const line of setup.filter((l) => l.startsWith("ip link add"))) {
+    assert.match(line, /netns p4tx-\w+ type veth peer name \S+ netns p4tx-rtr$/);
+  }
+  assert.deepEqual(rigTeardownArgvs(p).map((a) => a.at(-1)), [
+    "p4tx-rtr",
+    "p4tx-cli",
+    "p4tx-src",
+    "p4tx-dst",
+  ]);
+});
+
+Deno.test("nft-stand-in: stateless, atomic replace, replies from every backend become the VIP", () => {
+  const p = planRig("p4tx");
+  const rules = standInRuleset(rigStandIn(p, "target"));
+  assert.match(rules, /^table ip p4tx_lb \{\}\ndelete table ip p4tx_lb\n/);
+  assert.match(rules, /notrack/);
+  assert.match(rules, /ip daddr 10\.99\.9\.9 tcp dport 7000 ip daddr set 10\.99\.3\.2/);
+  assert.match(
+    rules,
+    /ip saddr \{ 10\.99\.2\.2, 10\.99\.3\.2 \} tcp sport 7000 ip saddr set 10\.99\.9\.9/,
+  );
+  assert.doesNotMatch(rules, /\b(snat|dnat|masquerade)\b/);
+  assert.throws(
+    () => standInRuleset({ ...rigStandIn(p, "source"), active: "10.0.0.1" }),
+    /not one of/,
+  );
+});
