@@ -23,10 +23,13 @@ Options:
     }
     if (values["criu-selfcheck"]) {
       const { criuSelfCheck } = await import("../lib/criu/selfcheck.ts");
-      const result = await criuSelfCheck();
+      const result = await criuSelfCheck({ log: (line) => console.error(`    ${line}`) });
       console.log(
-        `ok       CRIU TCP self-check: dump ${result.dumpMs.toFixed(0)} ms, rewrite ` +
-          `${result.rewriteMs.toFixed(1)} ms, restore ${result.restoreMs.toFixed(0)} ms`,
+        `ok       CRIU TCP self-check: ${result.rewrittenSockets} sockets moved between ` +
+          `namespaces; dump ${result.dumpMs.toFixed(0)} ms, rewrite ${
+            result.rewriteMs.toFixed(1)
+          } ms, ` +
+          `restore ${result.restoreMs.toFixed(0)} ms`,
       );
       return 0;
     }
