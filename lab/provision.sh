@@ -114,12 +114,19 @@ fi
 # --- CRIU --------------------------------------------------------------------------------------
 step "CRIU >= $CRIU_MIN"
 criu_version() { "$1" --version 2>/dev/null | awk '/^Version:/{print $2}'; }
+stamp_dir=/var/lib/p4containerflow
 criu_ok() {
-  local bin=$1 v
+  local bin=$1 v id
   v=$(criu_version "$bin")
   [ -n "$v" ] && version_ge "$v" "$CRIU_MIN" || return 1
+  # A binary that passed once is not checked again (stamp: path, size, mtime).
+  id="$bin $(stat -c '%s %Y' "$bin")"
+  [ "$(cat "$stamp_dir/criu-selfcheck.ok" 2>/dev/null)" = "$id" ] && return 0
   # A real TCP dump/restore round trip, not just a version number (see lib/criu/selfcheck.ts).
-  (cd "$here" && CRIU="$bin" deno run -A main.ts doctor --criu-selfcheck >/tmp/p4cf-criu-selfcheck.log 2>&1)
+  info "TCP dump/restore self-check of $bin"
+  (cd "$here" && CRIU="$bin" deno run -A main.ts doctor --criu-selfcheck >/tmp/p4cf-criu-selfcheck.log 2>&1) || return 1
+  mkdir -p "$stamp_dir"
+  echo "$id" >"$stamp_dir/criu-selfcheck.ok"
 }
 criu_bin=$(command -v criu || true)
 if [ -n "$criu_bin" ] && criu_ok "$criu_bin"; then
@@ -148,11 +155,15 @@ if command -v simple_switch_grpc >/dev/null && command -v p4c >/dev/null; then
 else
   p4_source=${P4CF_P4_SOURCE:-}
   [ -z "$p4_source" ] && { [ -d /vagrant ] && p4_source=obs || p4_source=skip; }
+  for tool in simple_switch_grpc p4c; do
+    command -v "$tool" >/dev/null && info "found $(command -v "$tool")" || info "missing: $tool"
+  done
   if [ "$p4_source" = obs ]; then
     bash "$here/lab/provision/install-p4-obs.sh"
   else
-    info "BMv2/p4c are not installed: the BMv2 tier of the tests, the demo and the labs' switch"
-    info "will be skipped. To install them from p4lang's OBS packages, run"
+    info "Without BMv2 the switch tier of the tests is skipped and the demo and labs cannot run;"
+    info "without p4c the P4 program cannot be recompiled. To install both from p4lang's OBS"
+    info "packages, run"
     info "  P4CF_P4_SOURCE=obs bash lab/provision.sh"
     info "(or use the Vagrant VM, which does this)."
   fi
