@@ -34,7 +34,7 @@ apt_updated=0
 apt_update() {
   if [ "$apt_updated" -eq 0 ]; then
     info "apt-get update"
-    apt-get update -qq
+    apt-get update -qq -o DPkg::Lock::Timeout=300
     apt_updated=1
   fi
 }
@@ -51,7 +51,7 @@ apt_install() {
   apt_update
   info "installing: $(echo $missing)"
   # shellcheck disable=SC2086
-  apt-get install -y -qq --no-install-recommends $missing >/dev/null
+  apt-get install -y -qq -o DPkg::Lock::Timeout=300 --no-install-recommends $missing >/dev/null
 }
 version_ge() { [ "$(printf '%s\n%s\n' "$2" "$1" | sort -V | head -1)" = "$2" ]; }
 

@@ -26,10 +26,10 @@ if [ "$(cat "$src_list" 2>/dev/null)" != "$line" ]; then
 fi
 # Only source indexes come from that suite, so nothing installed changes release.
 info "apt-get update (adds $suite source index)"
-apt-get update -qq
+apt-get update -qq -o DPkg::Lock::Timeout=300
 
 info "installing CRIU build dependencies"
-apt-get install -y -qq --no-install-recommends build-essential pkg-config python3 \
+apt-get install -y -qq -o DPkg::Lock::Timeout=300 --no-install-recommends build-essential pkg-config python3 \
   libprotobuf-dev libprotobuf-c-dev protobuf-c-compiler protobuf-compiler python3-protobuf \
   libnl-3-dev libcap-dev libnet1-dev libaio-dev libgnutls28-dev libbsd-dev libnftables-dev \
   uuid-dev libdrm-dev >/dev/null

@@ -17,7 +17,7 @@ esac
 repo="$base/$dist"
 key=/etc/apt/keyrings/p4lang.asc
 list=/etc/apt/sources.list.d/p4lang.list
-apt-get install -y -qq --no-install-recommends curl gnupg ca-certificates >/dev/null
+apt-get install -y -qq -o DPkg::Lock::Timeout=300 --no-install-recommends curl gnupg ca-certificates >/dev/null
 mkdir -p /etc/apt/keyrings
 if [ ! -s "$key" ]; then
   info "fetching p4lang's signing key from $repo"
@@ -27,8 +27,8 @@ if [ ! -s "$key" ]; then
 fi
 line="deb [signed-by=$key] $repo/ /"
 [ "$(cat "$list" 2>/dev/null)" = "$line" ] || echo "$line" >"$list"
-apt-get update -qq
+apt-get update -qq -o DPkg::Lock::Timeout=300
 info "installing p4lang-p4c and p4lang-bmv2 (this takes a few minutes)"
-apt-get install -y -qq p4lang-p4c p4lang-bmv2 >/dev/null
+apt-get install -y -qq -o DPkg::Lock::Timeout=300 p4lang-p4c p4lang-bmv2 >/dev/null
 command -v simple_switch_grpc >/dev/null || die "p4lang-bmv2 installed but simple_switch_grpc is not on PATH"
 info "ok ($(command -v simple_switch_grpc), $(command -v p4c))"
