@@ -35,6 +35,13 @@ export interface Host {
   /** The switch and port this host is cabled to. */
   switch: string;
   switchPort: number;
+  /**
+   * Named network namespace of the host (`/run/netns/<netns>`), for both kinds: a `pod` host's
+   * pod namespace is attached under this name too. Always set by the lab parser.
+   */
+  netns?: string;
+  /** Podman pod name (kind `pod`); its infra container is `<pod>-infra`. */
+  pod?: string;
 }
 
 /** What the other end of a switch port is. */
@@ -61,6 +68,8 @@ export interface Switch {
   /** BMv2 Thrift port (for simple_switch_CLI), bound on 127.0.0.1. */
   thriftPort: number;
   ports: SwitchPort[];
+  /** Container name (kind `bmv2-container`). */
+  container?: string;
 }
 
 /** The virtual service clients connect to. */
@@ -87,10 +96,19 @@ export interface Workload {
   image?: string;
   /** argv; `{vip}`, `{port}` and `{host_ip}` are substituted when the lab starts. */
   command: string[];
+  /** Container name to use (kind container): `<lab id>-<workload>`, found by `lab down`. */
+  container?: string;
 }
 
 export interface Lab {
   name: string;
+  /**
+   * Short prefix (<= 5 chars) of every Linux/Podman object the lab creates, e.g. `pm` for
+   * `pm-h1` (netns) and `pm-s1-eth1` (switch port). Always set by the lab parser.
+   */
+  id?: string;
+  /** Absolute path of the lab's run directory (`.run/labs/<name>/`). Always set by the parser. */
+  runDir?: string;
   description: string;
   /** Absolute path of the lab file it came from. */
   file: string;

@@ -1,0 +1,25 @@
+/**
+ * Where lab files live and where a running lab keeps its files (state, logs, pcaps).
+ *
+ * @module
+ */
+
+/** The repository root (this file lives in lib/lab/). */
+export function repoRoot(): string {
+  return new URL("../../", import.meta.url).pathname.replace(/\/$/, "");
+}
+
+/** The directory holding the lab definitions: `lab/` under the repository root. */
+export function labDefinitionsDir(root: string = repoRoot()): string {
+  return `${root}/lab`;
+}
+
+/** The parent of every lab's run directory: `.run/labs/` under the repository root. */
+export function labsRunRoot(root: string = repoRoot()): string {
+  return `${root}/.run/labs`;
+}
+
+/** A lab's run directory: `.run/labs/<lab>/` (state file, switch logs, pcaps). */
+export function labRunDir(labName: string, runRoot: string = labsRunRoot()): string {
+  return `${runRoot}/${labName}`;
+}
