@@ -85,6 +85,9 @@ hard_nofile=$(ulimit -Hn)
 hard_nproc=$(ulimit -Hu)
 [ "$hard_nofile" = unlimited ] && hard_nofile=1048576
 [ "$hard_nproc" = unlimited ] && hard_nproc=1048576
+# Podman 4.3 lowers its own process limit to 32768 at start; a larger container limit then fails
+# with "error setting rlimit type 6".
+[ "$hard_nproc" -gt 32768 ] && hard_nproc=32768
 conf_dir=/etc/containers/containers.conf.d
 mkdir -p "$conf_dir"
 cgroup_line=""
