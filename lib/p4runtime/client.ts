@@ -463,7 +463,8 @@ export class P4RuntimeClient implements AsyncDisposable {
     const status = this.#proto.status.decode(raw);
     const failures: UpdateFailure[] = [];
     (status.details ?? []).forEach((any, i) => {
-      if (any.type_url !== P4_ERROR_TYPE_URL) return;
+      // An update that succeeded is an empty Error (BMv2 sends one for every update).
+      if (any.type_url !== P4_ERROR_TYPE_URL || !any.value?.length) return;
       const e = this.#proto.error.decode(any.value);
       const code = e.canonical_code ?? Code.OK;
       if (code === Code.OK) return;

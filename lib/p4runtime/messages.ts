@@ -77,7 +77,8 @@ export interface Uint128 {
 
 export interface Any {
   type_url: string;
-  value: Uint8Array;
+  /** Absent when empty (e.g. a packed empty message). */
+  value?: Uint8Array;
 }
 
 export interface RpcStatus {

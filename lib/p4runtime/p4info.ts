@@ -234,7 +234,7 @@ interface JsonRegister extends JsonNamed {
   size?: string | number;
 }
 interface JsonDigest extends JsonNamed {
-  typeSpec?: { structlike?: { name?: string } };
+  typeSpec?: { struct?: { name?: string } };
 }
 /** The parts of p4c's JSON P4Info this index reads. */
 export interface P4InfoJson {
@@ -355,7 +355,7 @@ export class P4Info {
     this.digests = new NameIndex(
       (json.digests ?? []).map((d) => ({
         ...named(d, "digest"),
-        typeName: d.typeSpec?.structlike?.name,
+        typeName: d.typeSpec?.struct?.name,
       })),
       "digest",
     );

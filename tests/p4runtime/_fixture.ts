@@ -4,7 +4,7 @@ import { P4Info } from "../../lib/p4runtime/p4info.ts";
 
 /** JSON P4Info of tests/fixtures/p4rt_fixture.p4. */
 export const FIXTURE_JSON_PATH = fileURLToPath(
-  new URL("../fixtures/p4rt_fixture.p4info.json", import.meta.url),
+  new URL("../fixtures/build/p4rt_fixture.p4info.json", import.meta.url),
 );
 
 /** The indexed P4Info of tests/fixtures/p4rt_fixture.p4. */
