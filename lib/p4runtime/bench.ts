@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { UserError } from "../errors.ts";
 import type { P4RuntimeClient } from "./client.ts";
 import type { BitValue } from "./encoding.ts";
 import { buildTableEntry, type EntrySpec, type MatchInput, tableUpdate } from "./entries.ts";
@@ -90,7 +91,11 @@ export async function benchP4Runtime(
   options: BenchOptions,
 ): Promise<BenchResult> {
   const info = client.p4info;
-  if (!info) throw new Error("benchP4Runtime needs a client with a P4Info");
+  if (!info) {
+    throw new UserError("benchP4Runtime needs a client with a P4Info", {
+      hint: "pass p4info to P4RuntimeClient.connect",
+    });
+  }
   const spec = (i: number, paramsOf = i): EntrySpec => ({
     table: options.table,
     action: options.action,
@@ -103,6 +108,14 @@ export async function benchP4Runtime(
   const insertCount = options.insertCount ?? 10_000;
   const batchSize = options.batchSize ?? 1000;
   const singleCount = options.singleInsertCount ?? 2000;
+  const table = info.table(options.table);
+  const needed = Math.max(insertCount, singleCount);
+  if (table.size && table.size < needed) {
+    throw new UserError(
+      `Table "${table.name}" holds ${table.size} entries; the benchmark inserts ${needed}`,
+      { hint: "lower insertCount/singleInsertCount or benchmark a larger table" },
+    );
+  }
 
   // Single MODIFY round trips on one entry, alternating between two parameter sets.
   await client.insertEntry(spec(0));

@@ -41,3 +41,23 @@ Deno.test("the benchmark runs end to end and leaves the table empty", async () =
     await server.stop();
   }
 });
+
+Deno.test("the benchmark refuses a table too small for its inserts", async () => {
+  const p4info = fixtureP4Info();
+  const server = await FakeP4RuntimeServer.start({ p4info, pipelineSet: true });
+  try {
+    await using sw = await P4RuntimeClient.connect({ address: server.address, p4info });
+    await assert.rejects(
+      benchP4Runtime(sw, {
+        table: "acl",
+        action: "drop",
+        match: (i) => ({ dstPort: i }),
+        params: () => ({}),
+        priority: 1,
+      }),
+      /Table "MyIngress.acl" holds 256 entries; the benchmark inserts 10000/,
+    );
+  } finally {
+    await server.stop();
+  }
+});
