@@ -1,0 +1,162 @@
+/** `lab up|down|status|exec|list`: declarative labs from lab/*.yaml. */
+import { UserError } from "../lib/errors.ts";
+import { listLabs } from "../lib/lab/find.ts";
+import { loadLab } from "../lib/lab/load.ts";
+import { controllerFiles, labDown, labUp, readPlacements } from "../lib/lab/session.ts";
+import { consoleProgress } from "../lib/progress.ts";
+import { inNetns } from "../lib/shell.ts";
+import { formatTable } from "../lib/table.ts";
+import { status } from "../lib/topology/status.ts";
+import type { Command, OptionValues } from "./command.ts";
+
+const USAGE = `Usage: deno task lab <verb> <lab> [options]
+
+<lab> is a lab name from lab/ (e.g. process-migration) or a path to a lab file.
+
+Verbs:
+  list                      Labs in lab/
+  up <lab>                  Build the topology, start switches, controller and workloads, and
+                            verify the client reaches the VIP (idempotent)
+  down <lab>                Remove everything the lab created (safe to run twice, also after a
+                            crash)
+  status <lab>              Hosts, addresses, switch ports, workloads, backends
+  exec <lab> <host> -- cmd  Run cmd inside a host's network namespace
+
+Options:
+  --topology-only   (up) Namespaces, links and pods only: no switch, controller or workloads
+  --pcap            (up) Capture a pcap per switch port in the lab's run directory
+  --json            (status) Print JSON`;
+
+async function verbUp(ref: string, values: OptionValues): Promise<number> {
+  const lab = await loadLab(ref);
+  const result = await labUp(lab, {
+    progress: consoleProgress(),
+    topologyOnly: values["topology-only"] === true,
+    pcap: values.pcap === true,
+  });
+  const what = result.topology.alreadyUp ? "was already up" : "is up";
+  console.log(`Lab ${lab.name} ${what} (${result.totalMs.toFixed(0)} ms).`);
+  if (result.controller) console.log(`Controller: http://${result.controller.address}`);
+  for (const w of result.workloads) {
+    console.log(
+      `Workload ${w.name} on ${w.host}: ${w.pid ? `pid ${w.pid}` : w.container}, log ${w.logFile}`,
+    );
+  }
+  return 0;
+}
+
+async function verbStatus(ref: string, values: OptionValues): Promise<number> {
+  const lab = await loadLab(ref);
+  const st = await status(lab);
+  const placements = lab.runDir ? await readPlacements(lab.runDir) : [];
+  let backends: unknown;
+  if (lab.runDir) {
+    const address = (await Deno.readTextFile(controllerFiles(lab.runDir).addressFile).catch(() =>
+      ""
+    ))
+      .trim();
+    if (address) {
+      backends = await fetch(`http://${address}/backends`, { signal: AbortSignal.timeout(2000) })
+        .then((r) => r.json()).catch(() => undefined);
+    }
+  }
+  if (values.json) {
+    console.log(JSON.stringify({ ...st, workloads: placements, backends }, null, 2));
+    return 0;
+  }
+  console.log(`Lab ${st.lab} (${st.id}): ${st.phase}${st.since ? ` since ${st.since}` : ""}\n`);
+  console.log(formatTable(
+    ["host", "kind", "netns", "address", "mac", "present"],
+    st.hosts.map((h) => [
+      h.name,
+      h.kind,
+      h.netns,
+      h.addresses.join(",") || `(${h.ip}/${h.prefix})`,
+      h.mac,
+      h.present ? "yes" : "no",
+    ]),
+  ));
+  console.log();
+  console.log(formatTable(
+    ["switch", "port", "iface", "peer", "up", "running"],
+    st.switches.flatMap((s) =>
+      s.ports.map((p) => [
+        s.name,
+        String(p.port),
+        p.iface,
+        p.peer,
+        p.up ? "yes" : "no",
+        s.running ? `pid ${s.pid ?? s.container?.name}` : "no",
+      ])
+    ),
+  ));
+  if (placements.length) {
+    console.log();
+    console.log(formatTable(
+      ["workload", "kind", "host", "pid/container", "log"],
+      placements.map((p) => [p.name, p.kind, p.host, String(p.pid ?? p.container), p.logFile]),
+    ));
+  }
+  if (backends) console.log(`\nBackends: ${JSON.stringify(backends)}`);
+  if (st.problems.length) {
+    console.log(`\nProblems:\n${st.problems.map((p) => `  - ${p}`).join("\n")}`);
+  }
+  return st.problems.length ? 1 : 0;
+}
+
+async function verbExec(ref: string, rest: string[]): Promise<number> {
+  const [hostName, ...cmd] = rest;
+  const lab = await loadLab(ref);
+  const host = lab.hosts.find((h) => h.name === hostName);
+  if (!host) {
+    throw new UserError(`Lab ${lab.name} has no host "${hostName ?? ""}"`, {
+      hint: `hosts are: ${
+        lab.hosts.map((h) => h.name).join(", ")
+      }; usage: lab exec <lab> <host> -- cmd`,
+    });
+  }
+  if (cmd.length === 0) cmd.push("bash");
+  const argv = inNetns(host.netns ?? host.name, cmd);
+  const child = new Deno.Command(argv[0], { args: argv.slice(1), stdin: "inherit" }).spawn();
+  return (await child.status).code;
+}
+
+export const lab: Command = {
+  summary: "Bring labs up and down, show their status, run commands in their hosts",
+  usage: USAGE,
+  options: {
+    "topology-only": { type: "boolean" },
+    pcap: { type: "boolean" },
+    json: { type: "boolean" },
+  },
+  async run(values, positionals) {
+    const [verb, ref, ...rest] = positionals;
+    if (verb === "list") {
+      for (const name of listLabs()) console.log(name);
+      return 0;
+    }
+    if (!verb || !["up", "down", "status", "exec"].includes(verb)) {
+      throw new UserError(`lab: unknown verb "${verb ?? ""}"`, {
+        hint: "verbs are list, up, down, status, exec (see `deno task lab --help`)",
+      });
+    }
+    if (!ref) {
+      throw new UserError(`lab ${verb}: which lab?`, {
+        hint: `give a lab name (${listLabs().join(", ")}) or a path to a lab file`,
+      });
+    }
+    switch (verb) {
+      case "up":
+        return await verbUp(ref, values);
+      case "down": {
+        const result = await labDown(ref, { progress: consoleProgress() });
+        console.log(`Lab ${ref} is down (${result.totalMs.toFixed(0)} ms).`);
+        return 0;
+      }
+      case "status":
+        return await verbStatus(ref, values);
+      default:
+        return await verbExec(ref, rest);
+    }
+  },
+};
