@@ -220,8 +220,8 @@ control LbIngress(inout headers_t hdr, inout metadata_t meta,
     }
 
     /* Server -> client: a backend's current address and service port -> the VIP. */
-    action set_src_to_vip(ipv4_addr_t vip) {
-        hdr.ipv4.srcAddr = vip;
+    action set_src_to_vip(ipv4_addr_t vip_addr) {
+        hdr.ipv4.srcAddr = vip_addr;
         meta.rewritten = 1;
     }
 
@@ -271,15 +271,8 @@ control LbIngress(inout headers_t hdr, inout metadata_t meta,
             }
             hash_flow();
             bool is_syn = (hdr.tcp.flags & (TCP_FLAG_SYN | TCP_FLAG_ACK)) == TCP_FLAG_SYN;
-            if (is_syn) {
-                pick_slot();
-                slots.apply();
-                if (meta.backend_id != 0) {
-                    flow_backend.write(meta.flow_index, meta.backend_id);
-                    flow_signature.write(meta.flow_index, meta.flow_signature);
-                    flow_events.count(FLOW_NEW);
-                }
-            } else {
+            bool use_slots = is_syn;
+            if (!is_syn) {
                 bit<16> stored_signature;
                 flow_backend.read(meta.backend_id, meta.flow_index);
                 flow_signature.read(stored_signature, meta.flow_index);
@@ -287,10 +280,19 @@ control LbIngress(inout headers_t hdr, inout metadata_t meta,
                     flow_events.count(FLOW_HIT);
                 } else {
                     meta.backend_id = 0;
-                    pick_slot();
-                    slots.apply();
+                    use_slots = true;
                     flow_events.count(FLOW_MISS);
                 }
+            }
+            /* BMv2 applies a table from one place only, hence the flag. */
+            if (use_slots) {
+                pick_slot();
+                slots.apply();
+            }
+            if (is_syn && meta.backend_id != 0) {
+                flow_backend.write(meta.flow_index, meta.backend_id);
+                flow_signature.write(meta.flow_index, meta.flow_signature);
+                flow_events.count(FLOW_NEW);
             }
             if (meta.backend_id == 0) {
                 drop_packet(DROP_NO_BACKEND);

@@ -212,7 +212,7 @@ export function planLbEntries(state: LbState): TableEntry[] {
         { src_addr: ip, src_port: state.servicePort },
         ACTIONS.setSrcToVip,
         {
-          vip: state.vip,
+          vip_addr: state.vip,
         },
       ),
     );

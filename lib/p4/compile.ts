@@ -99,6 +99,10 @@ export async function compileP4(options: CompileOptions = {}): Promise<CompilePl
   const absOut = outDir.startsWith("/") ? outDir : `${plan.cwd}/${outDir}`;
   await Deno.mkdir(absOut, { recursive: true });
   await (options.shell ?? defaultShell).run(plan.argv, { cwd: plan.cwd });
+  // The p4c driver leaves its preprocessed source (.p4i) in the output directory; not an output.
+  const json = plan.outputs.bmv2Json;
+  const p4i = (json.startsWith("/") ? json : `${plan.cwd}/${json}`).replace(/\.json$/, ".p4i");
+  await Deno.remove(p4i).catch(() => {});
   return plan;
 }
 
@@ -120,21 +124,37 @@ export interface UpToDateResult {
 }
 
 /**
- * Recompiles into a temporary directory and compares byte for byte with the committed outputs.
- * The temporary directory is removed afterwards.
+ * Recompiles into a scratch copy of the source directory and compares byte for byte with the
+ * committed outputs. p4c records both the source path and the output directory in the BMv2 JSON,
+ * so the scratch copy keeps the same relative layout. The copy is removed afterwards.
  */
 export async function checkCompiledUpToDate(options: CompileOptions = {}): Promise<UpToDateResult> {
   const committed = planCompile(options);
   const root = committed.cwd;
-  const tmp = await Deno.makeTempDir({ prefix: "p4cf-p4c-" });
+  const source = options.source ?? LB_PROGRAM.source;
+  const outDir = options.outDir ?? LB_PROGRAM.buildDir;
+  if (outDir.startsWith("/")) {
+    throw new UserError(`Output directory "${outDir}" must be relative to check it`);
+  }
+  const sourceDir = source.includes("/") ? source.replace(/\/[^/]*$/, "") : ".";
+  const scratch = await Deno.makeTempDir({ prefix: "p4cf-p4c-" });
   try {
-    const fresh = await compileP4({ ...options, outDir: tmp });
+    // Copy the P4 sources next to each other (includes are relative to the source).
+    await Deno.mkdir(`${scratch}/${sourceDir}`, { recursive: true });
+    for await (const entry of Deno.readDir(`${root}/${sourceDir}`)) {
+      if (entry.isFile && /\.(p4|p4h)$/.test(entry.name)) {
+        await Deno.copyFile(
+          `${root}/${sourceDir}/${entry.name}`,
+          `${scratch}/${sourceDir}/${entry.name}`,
+        );
+      }
+    }
+    const fresh = await compileP4({ ...options, root: scratch });
     const differences: OutputDifference[] = [];
     for (const key of Object.keys(committed.outputs) as (keyof CompileOutputs)[]) {
       const path = committed.outputs[key];
-      const abs = path.startsWith("/") ? path : `${root}/${path}`;
-      const old = await Deno.readFile(abs).catch(() => undefined);
-      const now = await Deno.readFile(fresh.outputs[key]);
+      const old = await Deno.readFile(`${root}/${path}`).catch(() => undefined);
+      const now = await Deno.readFile(`${scratch}/${fresh.outputs[key]}`);
       if (!old) differences.push({ output: key, committed: path, kind: "missing" });
       else if (!bytesEqual(old, now)) {
         differences.push({
@@ -147,7 +167,7 @@ export async function checkCompiledUpToDate(options: CompileOptions = {}): Promi
     }
     return { upToDate: differences.length === 0, differences };
   } finally {
-    await Deno.remove(tmp, { recursive: true }).catch(() => {});
+    await Deno.remove(scratch, { recursive: true }).catch(() => {});
   }
 }
 

@@ -30,7 +30,7 @@ export const TABLES = {
   slots: "LbIngress.slots",
   /** Exact backend id -> `set_backend(backend_ip)`; MODIFY to migrate. */
   backends: "LbIngress.backends",
-  /** Exact (backend IP, service port) -> `set_src_to_vip(vip)` for server -> client packets. */
+  /** Exact (backend IP, service port) -> `set_src_to_vip(vip_addr)` for server -> client packets. */
   backendSources: "LbIngress.backend_sources",
   /** Exact egress port -> `set_src_mac(src_mac)`. */
   portMacs: "LbEgress.port_macs",

@@ -1,6 +1,14 @@
 import assert from "node:assert/strict";
 import type { Switch } from "../../lib/lab/types.ts";
-import { bmv2Argv, switchFiles } from "../../lib/bmv2/switch.ts";
+import {
+  bmv2Argv,
+  type RunningSwitch,
+  startSwitch,
+  stopSwitch,
+  switchFiles,
+} from "../../lib/bmv2/switch.ts";
+import { pidAlive } from "../../lib/shell.ts";
+import { capTest } from "../_caps.ts";
 
 const s1: Switch = {
   name: "s1",
@@ -62,4 +70,33 @@ Deno.test("bmv2 argv: program, pcap, log level, cpu port and binary", () => {
     "255",
   ]);
   assert.equal(switchFiles(s1, "/r").pidFile, "/r/s1.pid");
+});
+
+capTest({
+  name: "startSwitch waits for the gRPC port; stopSwitch ends the process",
+  needs: ["bmv2"],
+  fn: async () => {
+    const runDir = await Deno.makeTempDir({ prefix: "p4t-bmv2-" });
+    const port = () => {
+      const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+      const p = (l.addr as Deno.NetAddr).port;
+      l.close();
+      return p;
+    };
+    const sw: Switch = { ...s1, ports: [], grpcPort: port(), thriftPort: port() };
+    let running: RunningSwitch | undefined;
+    try {
+      const t0 = performance.now();
+      running = await startSwitch(sw, { runDir });
+      console.log(`  gRPC port open after ${(performance.now() - t0).toFixed(0)} ms`);
+      assert.ok(pidAlive(running.pid));
+      const conn = await Deno.connect({ hostname: "127.0.0.1", port: sw.grpcPort });
+      conn.close();
+      await stopSwitch(running);
+      assert.ok(!pidAlive(running.pid));
+    } finally {
+      if (running) await stopSwitch(running);
+      await Deno.remove(runDir, { recursive: true });
+    }
+  },
 });

@@ -152,8 +152,8 @@ Deno.test("one switch: port MACs, host routes and load balancer entries", () => 
   });
   const reverse = entries.filter((e) => e.table === TABLES.backendSources);
   assert.deepEqual(reverse.map((e) => [e.match, e.params]), [
-    [{ src_addr: "10.0.2.10", src_port: 7000 }, { vip: "10.0.0.100" }],
-    [{ src_addr: "10.0.3.10", src_port: 7000 }, { vip: "10.0.0.100" }],
+    [{ src_addr: "10.0.2.10", src_port: 7000 }, { vip_addr: "10.0.0.100" }],
+    [{ src_addr: "10.0.3.10", src_port: 7000 }, { vip_addr: "10.0.0.100" }],
   ]);
 });
 
@@ -271,7 +271,7 @@ Deno.test("migration is one MODIFY of the backend, bracketed by the reverse rewr
         table: TABLES.backendSources,
         match: { src_addr: "10.0.3.10", src_port: 7000 },
         action: ACTIONS.setSrcToVip,
-        params: { vip: "10.0.0.100" },
+        params: { vip_addr: "10.0.0.100" },
       },
     },
     {
@@ -291,7 +291,7 @@ Deno.test("migration is one MODIFY of the backend, bracketed by the reverse rewr
         table: TABLES.backendSources,
         match: { src_addr: "10.0.2.10", src_port: 7000 },
         action: ACTIONS.setSrcToVip,
-        params: { vip: "10.0.0.100" },
+        params: { vip_addr: "10.0.0.100" },
       },
     },
   ]);
@@ -313,11 +313,14 @@ Deno.test("diffEntries: no change, no updates; match key order does not matter",
     table: TABLES.backendSources,
     match: { src_addr: "10.0.2.10", src_port: 7000 },
     action: ACTIONS.setSrcToVip,
-    params: { vip: "10.0.0.100" },
+    params: { vip_addr: "10.0.0.100" },
   };
   const reordered = { ...e, match: { src_port: 7000, src_addr: "10.0.2.10" } };
   assert.deepEqual(diffEntries([e], [reordered]), []);
-  assert.deepEqual(diffEntries([e], [{ ...e, params: { vip: "10.0.0.101" } }]).map((u) => u.type), [
-    "MODIFY",
-  ]);
+  assert.deepEqual(
+    diffEntries([e], [{ ...e, params: { vip_addr: "10.0.0.101" } }]).map((u) => u.type),
+    [
+      "MODIFY",
+    ],
+  );
 });
