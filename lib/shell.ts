@@ -121,52 +121,120 @@ export interface DetachOptions {
   logFile: string;
   /** File the new process's pid is written to. */
   pidFile: string;
+  /** File the process's exit status is written to when it ends (none: not recorded). */
+  exitFile?: string;
 }
+
+// Runs in a fresh session (setsid --fork) as the workload's waiting parent. It closes every
+// descriptor above 2 it inherited and points its own stdio away from our pipes, so neither it nor
+// the workload holds anything of ours. The workload calls setsid itself: in a non-interactive
+// bash a background job is not a process-group leader, so setsid(1) does not fork and $! is the
+// workload's pid, and the workload leads its own session (CRIU then needs no --shell-job). The
+// bash stays to reap it the moment it dies: left to PID 1, which reaps only every few seconds
+// here, a dumped workload lingers as a zombie and blocks the restore that needs its pid.
+const WAITER_SCRIPT =
+  'for f in /proc/$$/fd/*; do f=${f##*/}; [ "$f" -gt 2 ] && eval "exec $f>&-"; done; ' +
+  'exec </dev/null >>"$LOGFILE" 2>&1; ' +
+  'setsid "$@" & echo $! > "$0"; wait $!; s=$?; ' +
+  '[ -n "$EXITFILE" ] && echo $s > "$EXITFILE"; exit $s';
 
 /**
  * Argv that starts a long-lived process detached from us: its own session, stdin from /dev/null,
- * output to a log file, and no other inherited descriptors (CRIU refuses stray ones).
+ * output to a log file, no other inherited descriptors (CRIU refuses stray ones), and a small
+ * waiting parent that reaps it as soon as it exits (so its pid is free again at once).
  */
 export function detachedArgv(argv: readonly string[], options: DetachOptions): string[] {
-  // The inner bash closes every descriptor above 2 that it inherited, writes its own pid and then
-  // execs, so the pid is the workload's and CRIU sees only stdin, stdout and stderr.
-  const script =
-    'for f in /proc/$$/fd/*; do f=${f##*/}; [ "$f" -gt 2 ] && eval "exec $f>&-"; done; ' +
-    'echo $$ > "$0"; exec "$@" </dev/null >>"$LOGFILE" 2>&1';
   return [
     "env",
     `LOGFILE=${options.logFile}`,
-    ...inNetns(options.netns, ["setsid", "--fork", "bash", "-c", script, options.pidFile, ...argv]),
+    `EXITFILE=${options.exitFile ?? ""}`,
+    ...inNetns(options.netns, [
+      "setsid",
+      "--fork",
+      "bash",
+      "-c",
+      WAITER_SCRIPT,
+      options.pidFile,
+      ...argv,
+    ]),
   ];
 }
 
-/** Starts argv detached (see {@link detachedArgv}) and returns its pid. */
+/**
+ * Starts argv detached (see {@link detachedArgv}) and returns its pid once it runs the program
+ * (or has already exited).
+ */
 export async function spawnDetached(
   shell: Shell,
   argv: readonly string[],
   options: DetachOptions,
 ): Promise<number> {
   await Deno.remove(options.pidFile).catch(() => {});
+  if (options.exitFile) await Deno.remove(options.exitFile).catch(() => {});
   await shell.run(detachedArgv(argv, options));
   const deadline = Date.now() + 5000;
   while (Date.now() < deadline) {
     const text = await Deno.readTextFile(options.pidFile).catch(() => "");
-    const pid = Number.parseInt(text.trim(), 10);
-    if (pid > 0) return pid;
-    await new Promise((r) => setTimeout(r, 10));
+    // The file exists (empty) between the shell's open and its write.
+    if (text.endsWith("\n")) {
+      const pid = Number.parseInt(text, 10);
+      if (pid > 0) {
+        await waitForExec(pid, deadline);
+        return pid;
+      }
+    }
+    await sleep(2);
   }
   throw new Error(`Process did not start: ${argv.join(" ")} (see ${options.logFile})`);
 }
 
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+let setsidExe: string | undefined;
+
+/**
+ * The waiting parent writes the pid right after forking, before setsid(1) has made the session
+ * and exec'd the program: wait for that, so callers inspecting /proc see the program itself.
+ */
+async function waitForExec(pid: number, deadline: number): Promise<void> {
+  setsidExe ??= Deno.realPathSync(which("setsid") ?? "/usr/bin/setsid");
+  while (Date.now() < deadline) {
+    const stat = processStat(pid);
+    if (!stat || stat.state === "Z") return;
+    if (stat.sid === pid) {
+      const exe = await Deno.readLink(`/proc/${pid}/exe`).catch(() => "");
+      if (exe !== setsidExe) return;
+    }
+    await sleep(1);
+  }
+}
+
+/** The parts of /proc/<pid>/stat we use; undefined when no such process exists. */
+export interface ProcessStat {
+  /** One-letter state ("R", "S", "Z", ...). */
+  state: string;
+  ppid: number;
+  pgrp: number;
+  sid: number;
+}
+
+/** Reads /proc/<pid>/stat (see {@link ProcessStat}). */
+export function processStat(pid: number): ProcessStat | undefined {
+  let stat: string;
+  try {
+    stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+  } catch {
+    return undefined;
+  }
+  // The command name in parentheses may itself contain spaces and parentheses.
+  const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return { state: f[0], ppid: Number(f[1]), pgrp: Number(f[2]), sid: Number(f[3]) };
+}
+
 /** True while a process with this pid exists (and is not a zombie). */
 export function pidAlive(pid: number): boolean {
-  try {
-    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
-    const state = stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3);
-    return state !== "Z" && state !== "X";
-  } catch {
-    return false;
-  }
+  const state = processStat(pid)?.state;
+  return state !== undefined && state !== "Z" && state !== "X";
 }
 
 /** The shell used when callers pass none. */

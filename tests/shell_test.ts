@@ -5,9 +5,11 @@ import {
   detachedArgv,
   inNetns,
   pidAlive,
+  processStat,
   RecordingShell,
   spawnDetached,
 } from "../lib/shell.ts";
+import { which } from "../lib/capabilities.ts";
 
 Deno.test("inNetns uses nsenter --net, not ip netns exec (CRIU cannot dump its mount ns)", () => {
   assert.deepEqual(inNetns("p4cf-h1", ["ip", "addr"]), [
@@ -26,15 +28,20 @@ Deno.test("detachedArgv starts in its own session with a log and a pid file", ()
     logFile: "/r/srv.log",
     pidFile: "/r/srv.pid",
   });
-  assert.deepEqual(argv.slice(0, 5), [
+  assert.deepEqual(argv.slice(0, 6), [
     "env",
     "LOGFILE=/r/srv.log",
+    "EXITFILE=",
     "nsenter",
     "--net=/run/netns/h2",
     "--",
   ]);
-  assert.deepEqual(argv.slice(5, 8), ["setsid", "--fork", "bash"]);
+  assert.deepEqual(argv.slice(6, 9), ["setsid", "--fork", "bash"]);
+  // The waiter starts the program in its own session and stays to reap it.
+  assert.match(argv[10], /setsid "\$@" & echo \$! > "\$0"; wait \$!/);
   assert.deepEqual(argv.slice(-4), ["/r/srv.pid", "srv", "-p", "80"]);
+  const withExit = detachedArgv(["srv"], { logFile: "/l", pidFile: "/p", exitFile: "/r/exit" });
+  assert.equal(withExit[2], "EXITFILE=/r/exit");
 });
 
 Deno.test("RecordingShell records argv and fails like the real shell on scripted errors", async () => {
@@ -75,11 +82,56 @@ Deno.test("spawnDetached leaves the process only stdin, stdout and stderr", asyn
       pidFile: `${dir}/pid`,
     });
     assert.ok(pidAlive(pid));
+    assert.equal(Deno.readLinkSync(`/proc/${pid}/exe`), Deno.realPathSync(which("sleep")!));
     const fds = [...Deno.readDirSync(`/proc/${pid}/fd`)].map((e) => e.name).sort();
     assert.deepEqual(fds, ["0", "1", "2"]);
     assert.equal(Deno.readLinkSync(`/proc/${pid}/fd/0`), "/dev/null");
+    assert.equal(Deno.readLinkSync(`/proc/${pid}/fd/1`), `${dir}/log`);
   } finally {
     if (pid) Deno.kill(pid, "SIGKILL");
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("spawnDetached: the program leads its own session and its waiting parent reaps it", async () => {
+  const dir = await Deno.makeTempDir();
+  let pid = 0;
+  try {
+    pid = await spawnDetached(new DaxShell(), ["sleep", "30"], {
+      logFile: `${dir}/log`,
+      pidFile: `${dir}/pid`,
+      exitFile: `${dir}/exit`,
+    });
+    const stat = processStat(pid)!;
+    assert.equal(stat.sid, pid, "session leader: CRIU needs no --shell-job");
+    assert.equal(stat.pgrp, pid);
+    // Not PID 1 (which reaps late): a bash that waits for it, holding none of our descriptors.
+    assert.notEqual(stat.ppid, 1);
+    assert.equal(Deno.readLinkSync(`/proc/${stat.ppid}/exe`), Deno.realPathSync(which("bash")!));
+    const parentFds = [...Deno.readDirSync(`/proc/${stat.ppid}/fd`)]
+      .map((e) => Deno.readLinkSync(`/proc/${stat.ppid}/fd/${e.name}`)).sort();
+    assert.deepEqual(parentFds, ["/dev/null", `${dir}/log`, `${dir}/log`]);
+    assert.equal(Number.parseInt(await Deno.readTextFile(`${dir}/pid`), 10), pid);
+
+    Deno.kill(pid, "SIGKILL");
+    // The waiter writes the status only after wait returned, i.e. after reaping the process.
+    let status = "";
+    for (let i = 0; i < 500 && !status.endsWith("\n"); i++) {
+      await new Promise((r) => setTimeout(r, 10));
+      status = await Deno.readTextFile(`${dir}/exit`).catch(() => "");
+    }
+    assert.equal(status, "137\n");
+    assert.equal(processStat(pid), undefined, "no zombie left behind");
+    pid = 0;
+  } finally {
+    if (pid) Deno.kill(pid, "SIGKILL");
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("processStat parses state, parent, group and session; undefined for no process", () => {
+  const self = processStat(Deno.pid)!;
+  assert.match(self.state, /^[RS]$/);
+  assert.equal(self.ppid, Deno.ppid);
+  assert.equal(processStat(2 ** 22 + 1), undefined);
 });

@@ -12,11 +12,15 @@
  * - The restore succeeded and traffic now goes to the target → {@link releaseSourceLock}
  *   removes the lock CRIU left in the source namespace.
  *
+ * A restore needs the dumped pid free again. Every process we may dump therefore has a parent
+ * that reaps it the moment the dump kills it: the waiter {@link spawnDetached} leaves for a
+ * workload, and for a restored process the (attached) criu that restored it.
+ *
  * @module
  */
 import { criuBinary } from "../capabilities.ts";
 import { MissingCapabilityError, UserError } from "../errors.ts";
-import { defaultShell, type Shell } from "../shell.ts";
+import { defaultShell, pidAlive, type Shell, spawnDetached } from "../shell.ts";
 import {
   type DumpArgs,
   dumpArgv,
@@ -147,22 +151,33 @@ export async function criuPreDump(options: PreDumpOptions): Promise<{ elapsedMs:
   return { elapsedMs };
 }
 
-/** Waits until no process (not even a zombie) holds `pid`, so CRIU can recreate it. */
-async function waitPidFree(pid: number, timeoutMs: number): Promise<number> {
+/**
+ * Waits until no process (not even a zombie) holds `pid`, so CRIU can recreate it. A safety net:
+ * our workloads and restored processes have a parent that reaps them at once (see
+ * {@link spawnDetached}), so the pid is normally free by the time the restore starts.
+ */
+async function waitPidFree(pid: number, timeoutMs: number): Promise<{ ms: number; busy: boolean }> {
   const t0 = performance.now();
   const exists = () => Deno.stat(`/proc/${pid}`).then(() => true, () => false);
+  let busy = false;
   while (await exists()) {
+    busy = true;
     if (performance.now() - t0 > timeoutMs) {
       throw new UserError(`Cannot restore: pid ${pid} is still in use`, {
         hint: `the dumped process (or another) still holds pid ${pid}; stop it and retry`,
       });
     }
-    await new Promise((r) => setTimeout(r, 5));
+    await sleep(5);
   }
-  return performance.now() - t0;
+  return { ms: busy ? performance.now() - t0 : 0, busy };
 }
 
-export type RestoreOptions = Omit<RestoreArgs, "criu" | "pidFile"> & CriuRunOptions & {
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** What CRIU logs once the restored tasks run (cr-restore.c, before post-resume scripts). */
+export const RESTORE_DONE_LINE = "Restore finished successfully";
+
+export type RestoreOptions = Omit<RestoreArgs, "criu" | "pidFile" | "detached"> & CriuRunOptions & {
   /** Where CRIU writes the restored pid (default: restored.pid in the images directory). */
   pidFile?: string;
   /** How long to wait for the dumped pid to become free (default 5 s). */
@@ -171,30 +186,138 @@ export type RestoreOptions = Omit<RestoreArgs, "criu" | "pidFile"> & CriuRunOpti
 
 export interface RestoreResult {
   pid: number;
-  /** Time CRIU took, in ms. */
+  /** From starting CRIU until it reported the tasks resumed (or left stopped), in ms. */
   elapsedMs: number;
-  /** Time spent waiting for the old pid to be reaped, in ms. */
+  /** Time spent waiting for the old pid to be reaped, in ms (0 unless `pidWasBusy`). */
   pidWaitMs: number;
+  /** The dumped pid was still taken when the restore began, so the fallback wait ran. */
+  pidWasBusy: boolean;
+  /**
+   * The criu process that stays the restored process's parent: it reaps the process the moment
+   * it exits (e.g. when a later dump kills it) and then exits itself.
+   */
+  criuPid: number;
 }
 
-/** Restores a dump, detached, in `netns`. Returns the restored root pid. */
+/** Files beside a restore's log: CRIU's own output, its exit status, its pid. */
+function restoreSideFiles(imagesDir: string, logFile: string) {
+  const stem = `${imagesDir}/${logFile.replace(/\.log$/, "")}`;
+  return { output: `${stem}.out`, exit: `${stem}.exit`, criuPid: `${stem}.criu-pid` };
+}
+
+/** Reads a growing file from where the last read stopped. */
+class FileTail {
+  text = "";
+  private offset = 0;
+  constructor(readonly path: string) {}
+  async read(): Promise<string> {
+    const file = await Deno.open(this.path).catch(() => undefined);
+    if (!file) return "";
+    try {
+      await file.seek(this.offset, Deno.SeekMode.Start);
+      const buf = new Uint8Array(64 * 1024);
+      let chunk = "";
+      const decoder = new TextDecoder();
+      for (;;) {
+        const n = await file.read(buf);
+        if (n === null || n === 0) break;
+        this.offset += n;
+        chunk += decoder.decode(buf.subarray(0, n), { stream: true });
+      }
+      this.text += chunk;
+      return chunk;
+    } finally {
+      file.close();
+    }
+  }
+}
+
+/**
+ * Restores a dump in `netns` and returns the restored root pid once CRIU reports the tasks
+ * resumed.
+ *
+ * CRIU runs without `--restore-detached`, started detached from us: it stays the restored
+ * process's parent and reaps it as soon as a later dump kills it. Detached, the process would be
+ * left to PID 1, which on these machines reaps only every few seconds, and the next restore
+ * would have to wait for the pid. Completion is CRIU's "Restore finished successfully" log line;
+ * CRIU exiting before it means failure ({@link CriuError} with the log's error lines). With
+ * `leaveStopped` the tasks wait for the caller's SIGCONT. Once they have all exited, criu exits
+ * too, with status 0 whatever theirs was.
+ */
 export async function criuRestore(options: RestoreOptions): Promise<RestoreResult> {
   const info = await readDumpInfo(options.imagesDir);
-  // The dumped process may linger as a zombie until its parent reaps it; CRIU needs its pid.
-  const pidWaitMs = info.rootPid ? await waitPidFree(info.rootPid, options.pidWaitMs ?? 5000) : 0;
+  const pidWait = info.rootPid
+    ? await waitPidFree(info.rootPid, options.pidWaitMs ?? 5000)
+    : { ms: 0, busy: false };
+  const logFile = options.logFile ?? "restore.log";
+  const logPath = `${options.imagesDir}/${logFile}`;
   const pidFile = options.pidFile ?? `${options.imagesDir}/restored.pid`;
-  await Deno.remove(pidFile).catch(() => {});
-  const argv = restoreArgv({ ...options, pidFile, criu: resolveCriu(options.criu) });
-  const elapsedMs = await runCriu(
-    "restore",
-    argv,
-    options.imagesDir,
-    options.logFile ?? "restore.log",
-    options,
-  );
+  const side = restoreSideFiles(options.imagesDir, logFile);
+  // CRIU refuses an existing pidfile; an old log could hold an old success line.
+  await Promise.all([pidFile, logPath].map((f) => Deno.remove(f).catch(() => {})));
+  const argv = restoreArgv({
+    ...options,
+    logFile,
+    pidFile,
+    detached: false,
+    criu: resolveCriu(options.criu),
+  });
+  const t0 = performance.now();
+  const criuPid = await spawnDetached(options.shell ?? defaultShell, argv, {
+    logFile: side.output,
+    pidFile: side.criuPid,
+    exitFile: side.exit,
+  });
+  const log = new FileTail(logPath);
+  const deadline = t0 + (options.timeoutMs ?? 60_000);
+  const done = () => log.text.includes(RESTORE_DONE_LINE);
+  for (;;) {
+    await log.read();
+    if (done()) break;
+    if (!pidAlive(criuPid)) {
+      await log.read();
+      if (done()) break;
+      throw await restoreFailure(logPath, log.text, side, "");
+    }
+    if (performance.now() > deadline) {
+      try {
+        Deno.kill(criuPid, "SIGKILL");
+      } catch { /* exited meanwhile */ }
+      throw await restoreFailure(
+        logPath,
+        log.text,
+        side,
+        `timed out after ${options.timeoutMs ?? 60_000} ms`,
+      );
+    }
+    await sleep(2);
+  }
+  const elapsedMs = performance.now() - t0;
   const pid = Number.parseInt((await Deno.readTextFile(pidFile).catch(() => "")).trim(), 10);
   if (!(pid > 0)) throw new Error(`criu restore succeeded but wrote no pid to ${pidFile}`);
-  return { pid, elapsedMs, pidWaitMs };
+  return { pid, elapsedMs, pidWaitMs: pidWait.ms, pidWasBusy: pidWait.busy, criuPid };
+}
+
+async function restoreFailure(
+  logPath: string,
+  log: string,
+  side: { output: string; exit: string },
+  why: string,
+): Promise<CriuError> {
+  // The waiting parent writes CRIU's exit status right after reaping it.
+  let code = -1;
+  for (let i = 0; i < 50 && !why; i++) {
+    const text = await Deno.readTextFile(side.exit).catch(() => "");
+    if (text.endsWith("\n")) {
+      code = Number.parseInt(text, 10);
+      break;
+    }
+    await sleep(2);
+  }
+  const output = await Deno.readTextFile(side.output).catch(() => "");
+  const errors = criuLogErrors(log);
+  const lines = errors.length ? errors : log.trimEnd().split("\n").slice(-5).filter(Boolean);
+  return new CriuError("restore", logPath, code, why ? [why, ...lines] : lines, output);
 }
 
 export interface ReleaseLockOptions {

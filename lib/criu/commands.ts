@@ -71,8 +71,13 @@ export interface RestoreArgs extends CriuCommon {
   pidFile: string;
   /** Restore established TCP connections (default true). */
   tcpEstablished?: boolean;
-  /** Detach after the restore, leaving the process running (default true). */
+  /**
+   * Exit once the process runs, leaving it to PID 1 (default true). Without it CRIU stays the
+   * process's parent and reaps it when it exits; `criuRestore` always restores attached.
+   */
   detached?: boolean;
+  /** Leave the restored tasks stopped (SIGSTOP); the caller sends SIGCONT (`--leave-stopped`). */
+  leaveStopped?: boolean;
 }
 
 function common(o: CriuCommon, defaultLog: string): string[] {
@@ -113,6 +118,7 @@ export function restoreArgv(o: RestoreArgs): string[] {
   const argv = [o.criu, "restore", ...common(o, "restore.log")];
   if (o.tcpEstablished ?? true) argv.push("--tcp-established");
   if (o.detached ?? true) argv.push("--restore-detached");
+  if (o.leaveStopped) argv.push("--leave-stopped");
   argv.push("--pidfile", o.pidFile);
   return inNetns(o.netns, argv);
 }

@@ -19,6 +19,8 @@ const LOCK_METHODS: readonly NetworkLockMethod[] = ["iptables", "nftables", "ski
 export interface DumpInfo {
   /** Pid of the dumped tree's root; a restore recreates it, so it must be free. */
   rootPid: number;
+  /** Every process of the dumped tree, root first (restored with the same pids). */
+  pids: number[];
   /** CRIU's run id at dump time (names the nftables lock table). */
   runId?: string;
   /** Lock method recorded at dump time (iptables when absent, as CRIU assumes). */
@@ -32,9 +34,12 @@ export async function readDumpInfo(imagesDir: string): Promise<DumpInfo> {
   const inv = inventory.entries[0] ? decodeMessage(inventory.entries[0].payload) : [];
   const lock = fieldUint(findField(inv, INVENTORY.networkLockMethod));
   const pstree = await readImage(`${imagesDir}/pstree.img`);
-  const root = pstree.entries[0] ? decodeMessage(pstree.entries[0].payload) : [];
+  const pids = pstree.entries
+    .map((e) => fieldUint(findField(decodeMessage(e.payload), PSTREE_PID)) ?? 0)
+    .filter((pid) => pid > 0);
   return {
-    rootPid: fieldUint(findField(root, PSTREE_PID)) ?? 0,
+    rootPid: pids[0] ?? 0,
+    pids,
     runId: fieldString(findField(inv, INVENTORY.dumpCriuRunId)),
     networkLock: LOCK_METHODS[lock ?? 0] ?? "iptables",
     sockets: inetSockets(await readImage(`${imagesDir}/files.img`)),

@@ -4,8 +4,9 @@
  *
  * On a {@link MigrationRig}: counter_server on the source, counter_client talking to the VIP
  * through the nft-stand-in; dump on the source, rewrite the source address to the target's in
- * files.img, restore on the target, flip the stand-in, release the source's lock, and check that
- * the same connections keep getting answers with their counters continuing.
+ * files.img, restore on the target (stopped), flip the stand-in, resume the server, release the
+ * source's lock, and check that the same connections keep getting answers with their counters
+ * continuing.
  *
  * @module
  */
@@ -42,6 +43,8 @@ export interface SelfCheckResult {
   restoreMs: number;
   /** Wait for the dumped pid to be reaped before the restore could start, ms. */
   pidWaitMs: number;
+  /** The dumped pid was still taken when the restore began (the fallback wait ran). */
+  pidWasBusy: boolean;
   /** Stand-in flip to the target, ms. */
   flipMs: number;
   /** From the start of the dump to the flip, ms. */
@@ -101,19 +104,25 @@ export async function criuSelfCheck(options: SelfCheckOptions = {}): Promise<Sel
       to: plan.target.ip,
     });
     log(`rewrite ${rewrite.elapsedMs.toFixed(1)} ms (${rewrite.changed.length} sockets)`);
+    // Restored stopped and resumed only after the flip: running at once, the server would answer
+    // a request queued at dump time, and the client's next one would still go to the source.
     const restore = await criuRestore({
       shell,
       criu: options.criu,
       netns: plan.target.netns,
       imagesDir,
+      leaveStopped: true,
     });
     rig.track(restore.pid);
     log(
-      `restore ${restore.elapsedMs.toFixed(0)} ms (pid ${restore.pid}, after waiting ` +
-        `${restore.pidWaitMs.toFixed(0)} ms for the old pid to be reaped)`,
+      `restore ${restore.elapsedMs.toFixed(0)} ms (pid ${restore.pid}, ` +
+        (restore.pidWasBusy
+          ? `after waiting ${restore.pidWaitMs.toFixed(0)} ms for the old pid to be reaped)`
+          : "the old pid was already reaped)"),
     );
     const f0 = performance.now();
     await rig.flip("target");
+    Deno.kill(restore.pid, "SIGCONT");
     const flipMs = performance.now() - f0;
     const totalMs = performance.now() - t0;
     await releaseSourceLock({ shell, netns: plan.source.netns, imagesDir });
@@ -132,6 +141,7 @@ export async function criuSelfCheck(options: SelfCheckOptions = {}): Promise<Sel
       rewriteMs: rewrite.elapsedMs,
       restoreMs: restore.elapsedMs,
       pidWaitMs: restore.pidWaitMs,
+      pidWasBusy: restore.pidWasBusy,
       flipMs,
       totalMs,
       rewrittenSockets: rewrite.changed.length,

@@ -64,6 +64,17 @@ Deno.test("restoreArgv restores detached with TCP and a pidfile, inside the targ
   );
   const attached = restoreArgv({ criu: "criu", imagesDir: "/d", pidFile: "/p", detached: false });
   assert.ok(!attached.includes("--restore-detached"));
+  const stopped = restoreArgv({
+    criu: "criu",
+    imagesDir: "/d",
+    pidFile: "/p",
+    detached: false,
+    leaveStopped: true,
+  });
+  assert.equal(
+    line(stopped),
+    "criu restore -D /d -v4 -o restore.log --tcp-established --leave-stopped --pidfile /p",
+  );
 });
 
 Deno.test("the nftables lock table is named as CRIU 4.2 names it (cut to 31 characters)", async () => {
@@ -105,6 +116,7 @@ Deno.test("iptables cleanup deletes exactly CRIU's per-connection lock rules", (
 Deno.test("readDumpInfo reads root pid, run id, lock method and sockets of a real dump", async () => {
   const info = await readDumpInfo(DUMP1);
   assert.equal(info.rootPid, 714);
+  assert.deepEqual(info.pids, [714]);
   assert.match(info.runId ?? "", /^[0-9a-f-]{36}$/);
   assert.equal(info.networkLock, "nftables");
   assert.equal(info.sockets.length, 3);

@@ -17,7 +17,7 @@ import { rewriteDumpAddresses } from "../../lib/criu/rewrite.ts";
 import { assertInNetns, criuSelfCheck } from "../../lib/criu/selfcheck.ts";
 import { MigrationRig } from "../../lib/criu/selfcheck_rig.ts";
 import { computeDowntime } from "../../lib/workloads/client_log.ts";
-import { defaultShell, inNetns, pidAlive } from "../../lib/shell.ts";
+import { defaultShell, inNetns, pidAlive, processStat } from "../../lib/shell.ts";
 
 const NEEDS = ["netns", "criu"] as const;
 const CONNS = 2;
@@ -176,6 +176,50 @@ capTest({
       assert.deepEqual(await criuTables(source.netns), [], "the source lock is lifted");
       assert.deepEqual(await criuTables(target.netns), []);
       await assertClientIntact(rig, since);
+    } finally {
+      await rig.dispose();
+    }
+  },
+});
+
+capTest({
+  name: "dumped and restored servers are reaped at once: a restore never waits for the pid",
+  needs: NEEDS,
+  fn: async () => {
+    const { rig, pid } = await startedRig();
+    try {
+      const { source, target } = rig.plan;
+      // The server's parent is the waiter spawnDetached leaves, not PID 1.
+      assert.notEqual(processStat(pid)?.ppid, 1);
+      const there = `${rig.dir}/there`;
+      await criuDump({ netns: source.netns, pid, imagesDir: there });
+      // Gone, or a zombie its live parent is about to reap: never an orphan left to PID 1.
+      const dumped = processStat(pid);
+      assert.ok(dumped === undefined || dumped.ppid !== 1, JSON.stringify(dumped));
+      await rewriteDumpAddresses(there, { from: source.ip, to: target.ip });
+      const first = await criuRestore({ netns: target.netns, imagesDir: there });
+      assert.equal(first.pidWasBusy, false);
+      assert.equal(first.pidWaitMs, 0);
+      // criu stays the parent of what it restored...
+      assert.equal(processStat(first.pid)?.ppid, first.criuPid);
+      await rig.flip("target");
+      await releaseSourceLock({ netns: source.netns, imagesDir: there });
+
+      // ...so the next dump's victim is reaped by it, and the way back needs no wait either.
+      const back = `${rig.dir}/back`;
+      await criuDump({ netns: target.netns, pid: first.pid, imagesDir: back });
+      await rewriteDumpAddresses(back, { from: target.ip, to: source.ip });
+      const second = await criuRestore({ netns: source.netns, imagesDir: back });
+      rig.track(second.pid);
+      assert.equal(second.pidWasBusy, false);
+      await rig.flip("source");
+      await releaseSourceLock({ netns: target.netns, imagesDir: back });
+      // The first criu exited once its process was gone, with status 0 (it does not pass the
+      // process's status on).
+      assert.equal(pidAlive(first.criuPid), false);
+      assert.equal(await Deno.readTextFile(`${there}/restore.exit`), "0\n");
+      await assertInNetns(second.pid, source.netns);
+      await assertClientIntact(rig, Date.now());
     } finally {
       await rig.dispose();
     }

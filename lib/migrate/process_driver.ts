@@ -1,0 +1,260 @@
+/**
+ * The {@link MigrationDriver} for a plain process, moved with CRIU from one network namespace to
+ * another whose address differs.
+ *
+ * Everything stays on disk under the checkpoint directory, for inspection and for the rollback:
+ *
+ * ```
+ * <dir>/pre-<n>/   pre-dump rounds (memory copied while the process ran)
+ * <dir>/images/    the dump as CRIU wrote it; the rollback restores from here, untouched
+ * <dir>/target/    the transferred copy whose socket addresses are rewritten and restored
+ * ```
+ *
+ * @module
+ */
+import {
+  criuDump,
+  criuPreDump,
+  criuRestore,
+  releaseSourceLock,
+  restoreOnSource,
+  type RestoreResult,
+} from "../criu/checkpoint.ts";
+import type { DumpArgs, NetworkLockMethod, PreDumpArgs } from "../criu/commands.ts";
+import { readDumpInfo } from "../criu/dump_info.ts";
+import { rewriteDumpAddresses } from "../criu/rewrite.ts";
+import { tcpStateName } from "../criu/sockets.ts";
+import type { Shell } from "../shell.ts";
+import type { MigrationDriver } from "./run.ts";
+
+export interface ProcessDriverOptions {
+  shell?: Shell;
+  /** criu binary (default: $CRIU or criu on PATH). */
+  criu?: string;
+  /** Namespace the process runs in now. */
+  sourceNetns: string;
+  /** Namespace to move it to; must own `toIp`. */
+  targetNetns: string;
+  /** Root pid of the process (tree) to migrate. */
+  pid: number;
+  /** The process's address in the source namespace... */
+  fromIp: string;
+  /** ...and its address in the target namespace. */
+  toIp: string;
+  /** Where the checkpoint is kept (see the module doc); created if missing. */
+  checkpointDir: string;
+  /** How CRIU locks the connections during the dump (default: nftables). */
+  networkLock?: NetworkLockMethod;
+  /** Kill any single CRIU run after this long (default 60 s). */
+  timeoutMs?: number;
+  /**
+   * Restore the process stopped and let it run only after the switch points at the target
+   * (default false). Otherwise the restored server answers a request queued at dump time before
+   * the switch moves, and the client's next request still goes to the source, where the lock
+   * drops it: one retransmission timeout (>= 200 ms) of extra downtime. `runMigration`
+   * calls {@link ProcessDriver.cleanupSource} right after a successful switch update, which
+   * resumes the process; when the switch update fails, call {@link ProcessDriver.resume}.
+   */
+  resumeAfterSwitch?: boolean;
+}
+
+/** Where a restore runs and from which directory. */
+export interface RestoreStep {
+  netns: string;
+  imagesDir: string;
+  logFile: string;
+  pidFile: string;
+}
+
+/** The directories and CRIU arguments of one process migration (pure data). */
+export interface ProcessMigrationPlan {
+  imagesDir: string;
+  targetDir: string;
+  /** Arguments of pre-dump round `round` (0-based). */
+  preDump(round: number): Omit<PreDumpArgs, "criu">;
+  /** Arguments of the final dump after `preDumpRounds` rounds. */
+  dump(preDumpRounds: number): Omit<DumpArgs, "criu">;
+  restoreTarget: RestoreStep;
+  restoreSource: RestoreStep;
+}
+
+/** Plans the directories and CRIU arguments for {@link ProcessDriver}. */
+export function planProcessMigration(o: ProcessDriverOptions): ProcessMigrationPlan {
+  const dir = o.checkpointDir.replace(/\/+$/, "");
+  const imagesDir = `${dir}/images`;
+  const targetDir = `${dir}/target`;
+  // Relative, so the `parent` link CRIU leaves in images/ resolves from target/ as well.
+  const previous = (round: number) => round > 0 ? `../pre-${round - 1}` : undefined;
+  return {
+    imagesDir,
+    targetDir,
+    preDump: (round) => ({
+      netns: o.sourceNetns,
+      pid: o.pid,
+      imagesDir: `${dir}/pre-${round}`,
+      prevImagesDir: previous(round),
+    }),
+    dump: (rounds) => ({
+      netns: o.sourceNetns,
+      pid: o.pid,
+      imagesDir,
+      tcpEstablished: true,
+      networkLock: o.networkLock,
+      trackMem: rounds > 0 ? true : undefined,
+      prevImagesDir: previous(rounds),
+    }),
+    restoreTarget: {
+      netns: o.targetNetns,
+      imagesDir: targetDir,
+      logFile: "restore.log",
+      pidFile: `${targetDir}/restored.pid`,
+    },
+    restoreSource: {
+      netns: o.sourceNetns,
+      imagesDir,
+      logFile: "restore-source.log",
+      pidFile: `${imagesDir}/restored.pid`,
+    },
+  };
+}
+
+/** Where the migrated process runs now. */
+export type ProcessLocation = "source" | "target";
+
+/**
+ * Migrates one CRIU process. After {@link restore} (or the rollback) {@link pid} and
+ * {@link location} say where the process runs; record them in the lab state.
+ */
+export class ProcessDriver implements MigrationDriver {
+  readonly plan: ProcessMigrationPlan;
+  /** Where the process runs now. */
+  location: ProcessLocation = "source";
+  /** The last restore (target or rollback), with CRIU's pid that stays its parent. */
+  restored?: RestoreResult;
+  /** Pids restored stopped (see `resumeAfterSwitch`) and not resumed yet. */
+  private stoppedPids: number[] = [];
+  private preDumpRounds = 0;
+  private currentPid: number;
+
+  constructor(readonly options: ProcessDriverOptions) {
+    this.plan = planProcessMigration(options);
+    this.currentPid = options.pid;
+  }
+
+  /** The process's pid now (CRIU restores the dumped pid, but read it from here). */
+  get pid(): number {
+    return this.currentPid;
+  }
+
+  private get run() {
+    return {
+      shell: this.options.shell,
+      criu: this.options.criu,
+      timeoutMs: this.options.timeoutMs,
+    };
+  }
+
+  async preDump(round: number): Promise<string> {
+    const args = this.plan.preDump(round);
+    await Deno.mkdir(args.imagesDir, { recursive: true });
+    const { elapsedMs } = await criuPreDump({ ...args, ...this.run });
+    this.preDumpRounds = round + 1;
+    return `round ${round + 1} in ${elapsedMs.toFixed(0)} ms`;
+  }
+
+  async dump(): Promise<string> {
+    await Deno.remove(this.plan.imagesDir, { recursive: true }).catch(() => {});
+    await criuDump({ ...this.plan.dump(this.preDumpRounds), ...this.run });
+    // The process is gone now: a failure here must not read as a failed dump (whose contract is
+    // that the source still serves), so the note is best effort.
+    const info = await readDumpInfo(this.plan.imagesDir).catch(() => undefined);
+    if (!info) return `pid ${this.options.pid}`;
+    const established = info.sockets.filter((s) => tcpStateName(s.state) === "ESTABLISHED").length;
+    return `pid ${info.rootPid}, ${established} connection${established === 1 ? "" : "s"}`;
+  }
+
+  /**
+   * Copies the dump to the target directory. Image files are hard links (CRIU only reads them);
+   * files.img, the one the rewrite replaces, is a real copy so the original can never change.
+   */
+  async transfer(): Promise<string> {
+    const { imagesDir, targetDir } = this.plan;
+    await Deno.remove(targetDir, { recursive: true }).catch(() => {});
+    await Deno.mkdir(targetDir, { recursive: true });
+    let count = 0;
+    for await (const entry of Deno.readDir(imagesDir)) {
+      const from = `${imagesDir}/${entry.name}`;
+      const to = `${targetDir}/${entry.name}`;
+      if (entry.isSymlink) await Deno.symlink(await Deno.readLink(from), to);
+      else if (entry.name === "files.img") await Deno.copyFile(from, to);
+      else await Deno.link(from, to).catch(() => Deno.copyFile(from, to));
+      count++;
+    }
+    return `${count} files`;
+  }
+
+  async rewrite(): Promise<string> {
+    const { changed } = await rewriteDumpAddresses(this.plan.targetDir, {
+      from: this.options.fromIp,
+      to: this.options.toIp,
+    });
+    return `${changed.length} socket${changed.length === 1 ? "" : "s"}`;
+  }
+
+  async restore(): Promise<string> {
+    const leaveStopped = this.options.resumeAfterSwitch ?? false;
+    // Read before restoring: nothing may fail between a restore and knowing what to resume.
+    const pids = leaveStopped ? (await readDumpInfo(this.plan.targetDir)).pids : [];
+    const result = await criuRestore({ ...this.plan.restoreTarget, ...this.run, leaveStopped });
+    this.record(result, "target");
+    this.stoppedPids = pids;
+    return leaveStopped
+      ? `${restoreNote(result)}, stopped until the switch is updated`
+      : restoreNote(result);
+  }
+
+  /**
+   * Lets a process restored stopped (`resumeAfterSwitch`) run. Idempotent; returns whether it
+   * was stopped.
+   */
+  resume(): boolean {
+    const pids = this.stoppedPids;
+    this.stoppedPids = [];
+    for (const pid of pids) {
+      try {
+        Deno.kill(pid, "SIGCONT");
+      } catch { /* a process of the tree that exited meanwhile */ }
+    }
+    return pids.length > 0;
+  }
+
+  async restoreOnSource(): Promise<string> {
+    const result = await restoreOnSource({ ...this.plan.restoreSource, ...this.run });
+    this.record(result, "source");
+    return restoreNote(result);
+  }
+
+  /** Resumes a process restored stopped, then removes CRIU's lock from the source. */
+  async cleanupSource(): Promise<string> {
+    const resumed = this.resume();
+    const removed = await releaseSourceLock({
+      shell: this.options.shell,
+      netns: this.options.sourceNetns,
+      imagesDir: this.plan.imagesDir,
+    });
+    const note = removed.length ? `removed ${removed.join(", ")}` : "no lock left";
+    return resumed ? `resumed pid ${this.pid}; ${note}` : note;
+  }
+
+  private record(result: RestoreResult, location: ProcessLocation): void {
+    this.restored = result;
+    this.currentPid = result.pid;
+    this.location = location;
+  }
+}
+
+function restoreNote(r: RestoreResult): string {
+  return r.pidWasBusy
+    ? `pid ${r.pid}, waited ${r.pidWaitMs.toFixed(0)} ms for the pid`
+    : `pid ${r.pid}`;
+}

@@ -1,0 +1,282 @@
+import assert from "node:assert/strict";
+import { capTest } from "../_caps.ts";
+import { dumpArgv, nftLockCleanupArgv, preDumpArgv } from "../../lib/criu/commands.ts";
+import { readDumpInfo } from "../../lib/criu/dump_info.ts";
+import { MigrationRig } from "../../lib/criu/selfcheck_rig.ts";
+import { assertInNetns } from "../../lib/criu/selfcheck.ts";
+import { planProcessMigration, ProcessDriver } from "../../lib/migrate/process_driver.ts";
+import { type MigrationResult, runMigration } from "../../lib/migrate/run.ts";
+import { RecordingProgress } from "../../lib/progress.ts";
+import {
+  defaultShell,
+  inNetns,
+  pidAlive,
+  processStat,
+  RecordingShell,
+  type RunOptions,
+  type RunResult,
+} from "../../lib/shell.ts";
+import { computeDowntime } from "../../lib/workloads/client_log.ts";
+import {
+  DUMP1,
+  DUMP1_REWRITTEN_FILES,
+  DUMP1_SOURCE_IP,
+  DUMP1_TARGET_IP,
+  dump1Images,
+} from "../criu/_fixtures.ts";
+
+const line = (argv: string[]) => argv.join(" ");
+
+const OPTIONS = {
+  criu: "criu",
+  sourceNetns: "p4t-src",
+  targetNetns: "p4t-dst",
+  pid: 714,
+  fromIp: DUMP1_SOURCE_IP,
+  toIp: DUMP1_TARGET_IP,
+  checkpointDir: "/ck/",
+};
+
+Deno.test("planProcessMigration: dump in the source, restore the copy in the target", () => {
+  const plan = planProcessMigration(OPTIONS);
+  assert.equal(plan.imagesDir, "/ck/images");
+  assert.equal(plan.targetDir, "/ck/target");
+  assert.equal(
+    line(dumpArgv({ criu: "criu", ...plan.dump(0) })),
+    "nsenter --net=/run/netns/p4t-src -- criu dump -t 714 -D /ck/images -v4 -o dump.log " +
+      "--tcp-established --network-lock nftables",
+  );
+  assert.deepEqual(plan.restoreTarget, {
+    netns: "p4t-dst",
+    imagesDir: "/ck/target",
+    logFile: "restore.log",
+    pidFile: "/ck/target/restored.pid",
+  });
+  // The rollback restores the untouched original, in the source.
+  assert.deepEqual(plan.restoreSource, {
+    netns: "p4t-src",
+    imagesDir: "/ck/images",
+    logFile: "restore-source.log",
+    pidFile: "/ck/images/restored.pid",
+  });
+});
+
+Deno.test("planProcessMigration: pre-dumps chain, and the final dump builds on the last one", () => {
+  const plan = planProcessMigration({ ...OPTIONS, networkLock: "iptables" });
+  assert.equal(
+    line(preDumpArgv({ criu: "criu", ...plan.preDump(0) })),
+    "nsenter --net=/run/netns/p4t-src -- criu pre-dump -t 714 -D /ck/pre-0 -v4 -o pre-dump.log " +
+      "--track-mem",
+  );
+  assert.match(
+    line(preDumpArgv({ criu: "criu", ...plan.preDump(1) })),
+    /--prev-images-dir \.\.\/pre-0$/,
+  );
+  assert.match(
+    line(dumpArgv({ criu: "criu", ...plan.dump(2) })),
+    /--network-lock iptables --track-mem --prev-images-dir \.\.\/pre-1$/,
+  );
+});
+
+/** RecordingShell whose `criu dump` leaves the dump1 fixture in its -D directory. */
+class FixtureCriuShell extends RecordingShell {
+  override async run(argv: readonly string[], options?: RunOptions): Promise<RunResult> {
+    const result = await super.run(argv, options);
+    if (argv.includes("dump")) {
+      const dir = argv[argv.indexOf("-D") + 1];
+      for (const name of dump1Images()) await Deno.copyFile(`${DUMP1}/${name}`, `${dir}/${name}`);
+    }
+    return result;
+  }
+}
+
+Deno.test("ProcessDriver: dump, transfer, rewrite and cleanup keep the original untouched", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "p4t-pd-" });
+  try {
+    const shell = new FixtureCriuShell([{ match: /nft delete table/, result: { code: 0 } }]);
+    const driver = new ProcessDriver({ ...OPTIONS, shell, checkpointDir: dir });
+    assert.equal(await driver.dump(), "pid 714, 2 connections");
+    assert.equal(
+      shell.lines()[0],
+      `nsenter --net=/run/netns/p4t-src -- criu dump -t 714 -D ${dir}/images -v4 -o dump.log ` +
+        "--tcp-established --network-lock nftables",
+    );
+    assert.equal(await driver.transfer(), `${dump1Images().length} files`);
+    assert.equal(await driver.rewrite(), "3 sockets");
+    const original = await Deno.readFile(`${dir}/images/files.img`);
+    assert.deepEqual(original, await Deno.readFile(`${DUMP1}/files.img`));
+    assert.deepEqual(
+      await Deno.readFile(`${dir}/target/files.img`),
+      await Deno.readFile(DUMP1_REWRITTEN_FILES),
+    );
+    // Other images are shared, not copied.
+    const a = await Deno.stat(`${dir}/images/pstree.img`);
+    const b = await Deno.stat(`${dir}/target/pstree.img`);
+    assert.equal(a.ino, b.ino);
+
+    const { runId } = await readDumpInfo(`${dir}/images`);
+    assert.match(await driver.cleanupSource(), /^removed nft table inet CRIU-/);
+    assert.equal(shell.lines()[1], line(nftLockCleanupArgv("p4t-src", runId!)));
+    assert.equal(driver.location, "source");
+    assert.equal(driver.pid, 714);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+// --- The CRIU tier: real migrations through runMigration on the nft-stand-in rig. ---
+
+const NEEDS = ["netns", "criu"] as const;
+const CONNS = 2;
+
+/** Names of CRIU's nftables lock tables in a namespace. */
+async function criuTables(netns: string): Promise<string[]> {
+  const out = await defaultShell.run(inNetns(netns, ["nft", "list", "tables"]));
+  return out.stdout.split("\n").filter((l) => l.includes("CRIU-"));
+}
+
+function summary(r: MigrationResult): string {
+  return r.phases.map((p) => `${p.phase} ${p.ms.toFixed(0)}${p.note ? ` (${p.note})` : ""}`)
+    .join(", ") + `; frozen ${r.frozenMs.toFixed(0)} ms`;
+}
+
+async function startedRig(): Promise<{ rig: MigrationRig; pid: number }> {
+  const rig = await MigrationRig.create({ prefix: `p4t${crypto.randomUUID().slice(0, 6)}` });
+  try {
+    const pid = await rig.startServer("source");
+    await rig.startClient(CONNS);
+    await rig.waitForAnswers(CONNS, 10);
+    return { rig, pid };
+  } catch (err) {
+    await rig.dispose();
+    throw err;
+  }
+}
+
+capTest({
+  name: "ProcessDriver migrates a server there and back; connections and counters survive",
+  needs: NEEDS,
+  fn: async () => {
+    const { rig, pid } = await startedRig();
+    try {
+      const { source, target } = rig.plan;
+      // The server's parent is its own waiter, not PID 1 (which reaps only every few seconds).
+      assert.notEqual(processStat(pid)?.ppid, 1);
+      const start = Date.now();
+      const there = new ProcessDriver({
+        sourceNetns: source.netns,
+        targetNetns: target.netns,
+        pid,
+        fromIp: source.ip,
+        toIp: target.ip,
+        checkpointDir: `${rig.dir}/there`,
+        resumeAfterSwitch: true,
+      });
+      const first = await runMigration(there, {
+        progress: new RecordingProgress(),
+        switchUpdate: () => rig.flip("target"),
+      });
+      console.log(`there: ${summary(first)}`);
+      assert.equal(first.outcome, "migrated", first.error ?? "");
+      assert.equal(there.location, "target");
+      assert.equal(there.pid, pid, "CRIU restores the dumped pid");
+      const restorePhase = first.phases.find((p) => p.phase === "restore");
+      assert.match(restorePhase?.note ?? "", /stopped until the switch is updated/);
+      assert.match(first.phases.at(-1)?.note ?? "", /^resumed pid \d+; removed nft table/);
+      assert.notEqual(processStat(there.pid)?.state, "T", "running again");
+      await assertInNetns(there.pid, target.netns);
+      assert.equal(there.restored?.pidWasBusy, false, "the dumped pid was already reaped");
+      // criu stays the restored process's parent, to reap it when the next dump kills it.
+      const firstCriu = there.restored!.criuPid;
+      assert.equal(processStat(there.pid)?.ppid, firstCriu);
+      assert.deepEqual(await criuTables(source.netns), [], "source lock released");
+      await rig.waitForAnswers(CONNS, 10, Date.now(), 8000);
+
+      const backStart = Date.now();
+      const back = new ProcessDriver({
+        sourceNetns: target.netns,
+        targetNetns: source.netns,
+        pid: there.pid,
+        fromIp: target.ip,
+        toIp: source.ip,
+        checkpointDir: `${rig.dir}/back`,
+      });
+      const second = await runMigration(back, {
+        progress: new RecordingProgress(),
+        switchUpdate: () => rig.flip("source"),
+      });
+      console.log(`back: ${summary(second)}`);
+      assert.equal(second.outcome, "migrated", second.error ?? "");
+      assert.equal(back.location, "target");
+      await assertInNetns(back.pid, source.netns);
+      assert.equal(back.restored?.pidWasBusy, false, "criu reaped the dumped process at once");
+      assert.equal(pidAlive(firstCriu), false, "the first criu exits once its process is gone");
+      assert.deepEqual(await criuTables(target.netns), []);
+      assert.deepEqual(await criuTables(source.netns), []);
+
+      await rig.waitForAnswers(CONNS, 10, Date.now(), 8000);
+      await rig.stopClient();
+      const records = await rig.clientRecords();
+      const report = computeDowntime(records, { migrationStartMs: start });
+      const backReport = computeDowntime(records, { migrationStartMs: backStart });
+      console.log(
+        `client downtime there ${report.maxDowntimeMs.toFixed(0)} ms, back ` +
+          `${backReport.maxDowntimeMs.toFixed(0)} ms`,
+      );
+      assert.equal(report.anyBroken, false);
+      assert.equal(report.countsContinuous, true);
+      assert.equal(report.connections.length, CONNS);
+    } finally {
+      await rig.dispose();
+    }
+  },
+});
+
+capTest({
+  name: "ProcessDriver: a restore failing on the target rolls back without touching the switch",
+  needs: NEEDS,
+  fn: async () => {
+    const { rig, pid } = await startedRig();
+    try {
+      const { source, target } = rig.plan;
+      // The target lacks the address the sockets are rewritten to: the restore cannot bind.
+      await defaultShell.run(["ip", "-n", target.netns, "addr", "flush", "dev", target.iface]);
+      const driver = new ProcessDriver({
+        sourceNetns: source.netns,
+        targetNetns: target.netns,
+        pid,
+        fromIp: source.ip,
+        toIp: target.ip,
+        checkpointDir: `${rig.dir}/ck`,
+      });
+      const since = Date.now();
+      let switched = false;
+      const result = await runMigration(driver, {
+        progress: new RecordingProgress(),
+        switchUpdate: () => {
+          switched = true;
+          return Promise.resolve();
+        },
+      });
+      console.log(summary(result));
+      assert.equal(result.outcome, "rolled-back", result.error ?? "");
+      assert.match(result.error ?? "", /criu restore failed[\s\S]*Cannot assign requested address/);
+      assert.equal(switched, false);
+      assert.equal(driver.location, "source");
+      assert.equal(driver.pid, pid);
+      await assertInNetns(driver.pid, source.netns);
+      assert.deepEqual(await criuTables(source.netns), [], "the rollback lifts the lock");
+      // The original dump is untouched: files.img still has the source address.
+      const info = await readDumpInfo(driver.plan.imagesDir);
+      assert.ok(info.sockets.every((s) => s.srcAddr === source.ip));
+
+      await rig.waitForAnswers(CONNS, 10, Date.now(), 8000);
+      await rig.stopClient();
+      const report = computeDowntime(await rig.clientRecords(), { migrationStartMs: since });
+      assert.equal(report.anyBroken, false);
+      assert.equal(report.countsContinuous, true);
+    } finally {
+      await rig.dispose();
+    }
+  },
+});
