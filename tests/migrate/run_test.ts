@@ -19,6 +19,7 @@ function fakeDriver(failAt: string[] = []): MigrationDriver & { calls: string[] 
     restore: step("restore"),
     restoreOnSource: step("restoreOnSource"),
     cleanupSource: step("cleanupSource"),
+    resume: () => calls.push("resume"),
   };
 }
 
@@ -43,6 +44,7 @@ Deno.test("a successful migration runs every phase in order and updates the swit
     "transfer",
     "rewrite",
     "restore",
+    "resume",
     "cleanupSource",
   ]);
   assert.deepEqual(result.phases.map((p) => p.phase), [
