@@ -1,9 +1,15 @@
 /** The registry of CLI verbs, in the order `--help` lists them. */
 import type { Command } from "./command.ts";
+import { controller } from "./controller.ts";
+import { demo } from "./demo.ts";
 import { doctor } from "./doctor.ts";
 import { lab } from "./lab.ts";
+import { migrate } from "./migrate.ts";
 
 export const commands: Record<string, Command> = {
+  demo,
   lab,
+  migrate,
+  controller,
   doctor,
 };

@@ -2,7 +2,8 @@
 import { UserError } from "../lib/errors.ts";
 import { listLabs } from "../lib/lab/find.ts";
 import { loadLab } from "../lib/lab/load.ts";
-import { controllerFiles, labDown, labUp, readPlacements } from "../lib/lab/session.ts";
+import { ControllerApi } from "../lib/controller/api_client.ts";
+import { labDown, labUp, readPlacements } from "../lib/lab/session.ts";
 import { consoleProgress } from "../lib/progress.ts";
 import { inNetns } from "../lib/shell.ts";
 import { formatTable } from "../lib/table.ts";
@@ -36,7 +37,7 @@ async function verbUp(ref: string, values: OptionValues): Promise<number> {
   });
   const what = result.topology.alreadyUp ? "was already up" : "is up";
   console.log(`Lab ${lab.name} ${what} (${result.totalMs.toFixed(0)} ms).`);
-  if (result.controller) console.log(`Controller: http://${result.controller.address}`);
+  if (result.controller) console.log(`Controller: ${result.controller.address}`);
   for (const w of result.workloads) {
     console.log(
       `Workload ${w.name} on ${w.host}: ${w.pid ? `pid ${w.pid}` : w.container}, log ${w.logFile}`,
@@ -49,17 +50,8 @@ async function verbStatus(ref: string, values: OptionValues): Promise<number> {
   const lab = await loadLab(ref);
   const st = await status(lab);
   const placements = lab.runDir ? await readPlacements(lab.runDir) : [];
-  let backends: unknown;
-  if (lab.runDir) {
-    const address = (await Deno.readTextFile(controllerFiles(lab.runDir).addressFile).catch(() =>
-      ""
-    ))
-      .trim();
-    if (address) {
-      backends = await fetch(`http://${address}/backends`, { signal: AbortSignal.timeout(2000) })
-        .then((r) => r.json()).catch(() => undefined);
-    }
-  }
+  const backends = await ControllerApi.forLab(lab, { timeoutMs: 2000 })
+    .then((api) => api.backends()).catch(() => undefined);
   if (values.json) {
     console.log(JSON.stringify({ ...st, workloads: placements, backends }, null, 2));
     return 0;

@@ -9,6 +9,9 @@
 import { probeCapability } from "../capabilities.ts";
 import { MissingCapabilityError, UserError } from "../errors.ts";
 import { bmv2Argv } from "../bmv2/switch.ts";
+import { ControllerApi } from "../controller/api_client.ts";
+import { controllerAddressPath } from "../controller/api_types.ts";
+import { lbStatePath } from "../controller/state_file.ts";
 import { type Progress, silentProgress } from "../progress.ts";
 import { defaultShell, inNetns, pidAlive, type Shell, spawnDetached } from "../shell.ts";
 import { up, type UpResult } from "../topology/apply.ts";
@@ -50,10 +53,10 @@ export function controllerFiles(runDir: string) {
   return {
     pidFile: `${runDir}/controller.pid`,
     logFile: `${runDir}/controller.log`,
-    /** `127.0.0.1:<port>` the controller listens on, written once it serves. */
-    addressFile: `${runDir}/controller.addr`,
+    /** Where the controller listens, written once it serves (see lib/controller/api_types.ts). */
+    addressFile: controllerAddressPath(runDir),
     /** Load-balancer state the controller persists (backends, slots). */
-    stateFile: `${runDir}/lb-state.json`,
+    stateFile: lbStatePath(runDir),
   };
 }
 
@@ -95,18 +98,15 @@ function placementAlive(p: WorkloadPlacement): boolean {
 
 const MAIN_TS = new URL("../../main.ts", import.meta.url).pathname;
 
-async function controllerHealthy(address: string): Promise<boolean> {
+/** The URL of the lab's controller when it runs and answers, else undefined. */
+async function healthyController(lab: Lab): Promise<string | undefined> {
   try {
-    const res = await fetch(`http://${address}/health`, { signal: AbortSignal.timeout(2000) });
-    await res.body?.cancel();
-    return res.ok;
+    const api = await ControllerApi.forLab(lab, { timeoutMs: 2000 });
+    await api.health();
+    return api.url;
   } catch {
-    return false;
+    return undefined;
   }
-}
-
-async function readAddress(path: string): Promise<string | undefined> {
-  return (await Deno.readTextFile(path).catch(() => "")).trim() || undefined;
 }
 
 /** Starts the controller service for the lab unless a healthy one runs; returns its address. */
@@ -116,8 +116,8 @@ async function ensureController(
   progress: Progress,
 ): Promise<{ address: string; started: boolean }> {
   const files = controllerFiles(runDirOf(lab));
-  const existing = await readAddress(files.addressFile);
-  if (existing && await controllerHealthy(existing)) return { address: existing, started: false };
+  const existing = await healthyController(lab);
+  if (existing) return { address: existing, started: false };
   const done = progress.step("controller: push the P4 program and the initial entries");
   await Deno.remove(files.addressFile).catch(() => {});
   await recordObjects(runDirOf(lab), [
@@ -131,14 +131,12 @@ async function ensureController(
     "controller",
     "serve",
     lab.file,
-    "--address-file",
-    files.addressFile,
   ], { logFile: files.logFile, pidFile: files.pidFile });
   const deadline = Date.now() + 30_000;
   while (Date.now() < deadline) {
-    const address = await readAddress(files.addressFile);
-    if (address && await controllerHealthy(address)) {
-      done(`http://${address}`);
+    const address = await healthyController(lab);
+    if (address) {
+      done(address);
       return { address, started: true };
     }
     if (!pidAlive(pid)) break;

@@ -51,6 +51,13 @@ export interface LbState {
   backends: Backend[];
   /** Backend id for each slot; 0 means the slot has no entry (no backend at all). */
   slots: number[];
+  /**
+   * Addresses whose replies from the service port are rewritten to the VIP even while no
+   * backend uses them: every host a backend may migrate to. A restored socket sends before the
+   * switch update (CRIU's TCP repair announces the window); without this its packet reaches the
+   * client from the new address and the client's kernel resets the connection.
+   */
+  standbyIps?: string[];
 }
 
 /** A new state and the updates that take the switch there. */
@@ -91,7 +98,17 @@ export function initialLbState(lab: Lab, options: { slotCount?: number } = {}): 
     { length: slotCount },
     (_, i) => backends.length ? backends[i % backends.length].id : 0,
   );
-  return { switch: lb.switch, vip: lb.vip, servicePort: lb.servicePort, backends, slots };
+  // Hosts that run a client are not migration targets; every other host is a standby.
+  const clientHosts = new Set(lab.workloads.filter((w) => w.role === "client").map((w) => w.host));
+  const standbyIps = lab.hosts.filter((h) => !clientHosts.has(h.name)).map((h) => h.ip);
+  return {
+    switch: lb.switch,
+    vip: lb.vip,
+    servicePort: lb.servicePort,
+    backends,
+    slots,
+    standbyIps,
+  };
 }
 
 /** Every entry of every switch of the lab: routes, port MACs, and the load balancer. */
@@ -205,7 +222,7 @@ export function planLbEntries(state: LbState): TableEntry[] {
     );
   }
   // Two backends may share an address (e.g. mid-migration onto a host that already serves).
-  for (const ip of new Set(state.backends.map((b) => b.ip))) {
+  for (const ip of new Set([...state.backends.map((b) => b.ip), ...(state.standbyIps ?? [])])) {
     entries.push(
       on(
         TABLES.backendSources,
@@ -326,8 +343,9 @@ export function planRemoveBackend(state: LbState, backend: BackendRef): PlannedC
 
 /**
  * Moves a backend to another host (and address). Its id, slots and remembered connections stay,
- * so exactly its connections follow it. The flip is one MODIFY of its `backends` entry, preceded
- * by the INSERT of the new address's reverse rewrite and followed by the DELETE of the old one.
+ * so exactly its connections follow it. The flip is one MODIFY of its `backends` entry when the
+ * new host is a standby (its reverse rewrite is already in place); otherwise it is preceded by
+ * the INSERT of the new address's reverse rewrite and followed by the DELETE of the old one.
  */
 export function planMigrateBackend(
   state: LbState,

@@ -147,6 +147,8 @@ export async function startWorkload(
   plan: WorkloadStartPlan,
 ): Promise<WorkloadPlacement> {
   await Deno.mkdir(plan.logFile.slice(0, plan.logFile.lastIndexOf("/")), { recursive: true });
+  // A fresh start begins a fresh log: downtime is computed from it.
+  await Deno.writeTextFile(plan.logFile, "");
   const base = { name: plan.workload.name, kind: plan.workload.kind, host: plan.host.name };
   if (plan.workload.kind === "process") {
     const pid = await spawnDetached(shell, plan.argv, {

@@ -6,6 +6,7 @@ import {
   type LbState,
   planAddBackend,
   planLabEntries,
+  planLbEntries,
   planMigrateBackend,
   planRemoveBackend,
   planRouteEntries,
@@ -120,9 +121,28 @@ Deno.test("initial state numbers backends from 1 and deals slots round-robin", (
   assert.throws(() => initialLbState(oneSwitchLab(["h9"])), /"h9" is not a host/);
 });
 
+/**
+ * The planner's state without standby reverse entries, so the exact-update tests below see only
+ * what backends themselves need (standbys have their own test).
+ */
+function initialNoStandby(l: Lab, options?: { slotCount?: number }): LbState {
+  return { ...initialLbState(l, options), standbyIps: [] };
+}
+
+Deno.test("standby hosts get their reverse rewrite up front, so migrating onto one is one MODIFY", () => {
+  const l = oneSwitchLab(["h2"]);
+  l.workloads = [{ name: "client", host: "h1", kind: "process", role: "client", command: ["c"] }];
+  const before = initialLbState(l);
+  assert.ok(!before.standbyIps?.includes(l.hosts.find((h) => h.name === "h1")!.ip));
+  const reverse = planLbEntries(before).filter((e) => e.table === TABLES.backendSources);
+  assert.deepEqual(reverse.map((e) => e.match.src_addr).sort(), ["10.0.2.10", "10.0.3.10"]);
+  const { updates } = planMigrateBackend(before, "h2", { name: "h3", ip: "10.0.3.10" });
+  assert.deepEqual(updates.map((u) => [u.type, u.entry.table]), [["MODIFY", TABLES.backends]]);
+});
+
 Deno.test("one switch: port MACs, host routes and load balancer entries", () => {
   const l = oneSwitchLab();
-  const entries = planLabEntries(l, initialLbState(l, { slotCount: 4 }));
+  const entries = planLabEntries(l, initialNoStandby(l, { slotCount: 4 }));
   const count = (t: string) => entries.filter((e) => e.table === t).length;
   assert.equal(count(TABLES.portMacs), 3);
   assert.equal(count(TABLES.routes), 3);
@@ -159,7 +179,7 @@ Deno.test("one switch: port MACs, host routes and load balancer entries", () => 
 
 Deno.test("four-switch chain: shortest-path routes with next-hop MACs", () => {
   const l = chainLab();
-  const entries = planLabEntries(l, initialLbState(l));
+  const entries = planLabEntries(l, initialNoStandby(l));
   const route = (s: string, h: number) => {
     const found = find(entries, s, TABLES.routes, "dst_addr", {
       value: `10.0.${h}.10`,
@@ -192,7 +212,7 @@ Deno.test("routes: a switch without a path to a host is an error", () => {
 
 Deno.test("adding a backend only inserts it and re-points slots to it", () => {
   const l = oneSwitchLab(["h2"]);
-  const before = initialLbState(l, { slotCount: 16 });
+  const before = initialNoStandby(l, { slotCount: 16 });
   assert.deepEqual(slotShare(before), { 1: 16 });
   const { state, updates } = planAddBackend(before, { name: "h3", ip: "10.0.3.10" });
   assert.deepEqual(state.backends.map((b) => b.id), [1, 2]);
@@ -217,7 +237,7 @@ Deno.test("adding a backend only inserts it and re-points slots to it", () => {
 
 Deno.test("removing a backend re-points only its slots, then deletes it", () => {
   const l = oneSwitchLab();
-  const start = planAddBackend(initialLbState(l, { slotCount: 12 }), {
+  const start = planAddBackend(initialNoStandby(l, { slotCount: 12 }), {
     name: "h1",
     ip: "10.0.1.10",
   }).state;
@@ -241,7 +261,7 @@ Deno.test("removing a backend re-points only its slots, then deletes it", () => 
 
 Deno.test("removing the last backend deletes the slots; adding one back inserts them", () => {
   const l = oneSwitchLab(["h2"]);
-  const removed = planRemoveBackend(initialLbState(l, { slotCount: 4 }), 1);
+  const removed = planRemoveBackend(initialNoStandby(l, { slotCount: 4 }), 1);
   assert.deepEqual(removed.state.slots, [0, 0, 0, 0]);
   assert.deepEqual(removed.updates.map((u) => [u.type, u.entry.table]), [
     ...Array.from({ length: 4 }, () => ["DELETE", TABLES.slots]),
@@ -257,9 +277,9 @@ Deno.test("removing the last backend deletes the slots; adding one back inserts 
   ]);
 });
 
-Deno.test("migration is one MODIFY of the backend, bracketed by the reverse rewrite", () => {
+Deno.test("without standbys, migration is one MODIFY bracketed by the reverse rewrite", () => {
   const l = oneSwitchLab(["h2"]);
-  const before = initialLbState(l);
+  const before = initialNoStandby(l);
   const { state, updates } = planMigrateBackend(before, "h2", { name: "h3", ip: "10.0.3.10" });
   assert.deepEqual(state.backends, [{ id: 1, host: "h3", ip: "10.0.3.10" }]);
   assert.deepEqual(state.slots, before.slots);
@@ -299,7 +319,7 @@ Deno.test("migration is one MODIFY of the backend, bracketed by the reverse rewr
 });
 
 Deno.test("migrating onto an address another backend already uses keeps one reverse entry", () => {
-  const before = initialLbState(oneSwitchLab());
+  const before = initialNoStandby(oneSwitchLab());
   const { updates } = planMigrateBackend(before, 1, { name: "h3", ip: "10.0.3.10" });
   assert.deepEqual(updates.map((u) => [u.type, u.entry.table]), [
     ["MODIFY", TABLES.backends],

@@ -1,0 +1,191 @@
+/**
+ * Migrating a lab's server workload to another host: picks the driver for its kind (CRIU process
+ * or Podman container), runs the safe sequence of lib/migrate/run.ts with the controller as the
+ * switch update, records where the workload runs now, and measures the downtime the lab's
+ * client saw from its JSON lines.
+ *
+ * @module
+ */
+import { UserError } from "../errors.ts";
+import { readPlacements, runDirOf, writePlacements } from "../lab/session.ts";
+import type { Host, Lab } from "../lab/types.ts";
+import { type Progress, silentProgress } from "../progress.ts";
+import { defaultShell, type Shell } from "../shell.ts";
+import { computeDowntime, type DowntimeReport, parseClientLog } from "../workloads/client_log.ts";
+import { stripContainerLogPrefix, type WorkloadPlacement } from "../workloads/start.ts";
+import { ContainerDriver } from "./container_driver.ts";
+import { acquireLock } from "./lock.ts";
+import { ProcessDriver } from "./process_driver.ts";
+import { type MigrationDriver, type MigrationResult, runMigration } from "./run.ts";
+
+export interface LabMigrationOptions {
+  workload: string;
+  /** Target host name. */
+  to: string;
+  /** `criu pre-dump` rounds before the final dump (processes only). */
+  preDumpRounds?: number;
+  shell?: Shell;
+  progress?: Progress;
+  /** Points the switch at the target (default: the lab's controller over HTTP). */
+  switchUpdate?: (from: Host, to: Host) => Promise<string | void>;
+  /** How long to keep reading the client's log after the switch update (default 1500 ms). */
+  settleMs?: number;
+}
+
+export interface MigrationReport extends MigrationResult {
+  lab: string;
+  workload: string;
+  kind: WorkloadPlacement["kind"];
+  from: string;
+  to: string;
+  fromIp: string;
+  toIp: string;
+  startedAt: string;
+  checkpointDir: string;
+  /** What the lab's client saw (absent when the lab has no counter client). */
+  downtime?: DowntimeReport & { client: string };
+}
+
+function hostOf(lab: Lab, name: string): Host {
+  const host = lab.hosts.find((h) => h.name === name);
+  if (!host) {
+    throw new UserError(`Lab ${lab.name} has no host "${name}"`, {
+      hint: `hosts are: ${lab.hosts.map((h) => h.name).join(", ")}`,
+    });
+  }
+  return host;
+}
+
+/** Asks the lab's controller to move the backend on `from` to `to`. */
+export async function controllerSwitchUpdate(lab: Lab, from: Host, to: Host): Promise<string> {
+  const { ControllerApi } = await import("../controller/api_client.ts");
+  const api = await ControllerApi.forLab(lab);
+  await api.migrateBackend(from.name, to.name);
+  return `${from.name} -> ${to.name}`;
+}
+
+async function clientDowntime(
+  lab: Lab,
+  placements: WorkloadPlacement[],
+  startMs: number,
+): Promise<MigrationReport["downtime"]> {
+  const client = lab.workloads.find((w) =>
+    w.role === "client" && /counter_client/.test(w.command[0])
+  );
+  const placement = client && placements.find((p) => p.name === client.name);
+  if (!placement) return undefined;
+  const text = await Deno.readTextFile(placement.logFile).catch(() => "");
+  const lines = text.split("\n").map(stripContainerLogPrefix).filter((l) => l.startsWith("{"));
+  const records = parseClientLog(lines.join("\n"), placement.logFile);
+  return { client: placement.name, ...computeDowntime(records, { migrationStartMs: startMs }) };
+}
+
+/** Migrates a server workload of a running lab. Failures are in the report's `outcome`. */
+export async function migrateWorkload(
+  lab: Lab,
+  options: LabMigrationOptions,
+): Promise<MigrationReport> {
+  const shell = options.shell ?? defaultShell;
+  const progress = options.progress ?? silentProgress;
+  const runDir = runDirOf(lab);
+  await using _lock = await acquireLock(
+    `${runDir}/migrate.lock`,
+    `A migration in lab ${lab.name}`,
+  );
+  const placements = await readPlacements(runDir);
+  const placement = placements.find((p) => p.name === options.workload);
+  const workload = lab.workloads.find((w) => w.name === options.workload);
+  if (!workload || !placement) {
+    throw new UserError(`Lab ${lab.name} runs no workload "${options.workload}"`, {
+      hint: placements.length
+        ? `workloads are: ${placements.map((p) => p.name).join(", ")}`
+        : `bring the lab up first: \`deno task lab up ${lab.name}\``,
+    });
+  }
+  if (workload.role !== "server") {
+    throw new UserError(`Workload ${workload.name} is a client; only servers migrate`, {
+      hint: `migrate one of: ${
+        lab.workloads.filter((w) => w.role === "server").map((w) => w.name).join(", ")
+      }`,
+    });
+  }
+  const from = hostOf(lab, placement.host);
+  const to = hostOf(lab, options.to);
+  if (from.name === to.name) {
+    throw new UserError(`Workload ${workload.name} already runs on ${to.name}`, {
+      hint: `pick another host: ${
+        lab.hosts.filter((h) => h.name !== to.name).map((h) => h.name).join(", ")
+      }`,
+    });
+  }
+  if (placement.kind === "container" && !to.pod) {
+    throw new UserError(
+      `Host ${to.name} is not a pod; container ${workload.name} cannot move there`,
+    );
+  }
+  const startedAt = new Date();
+  const stamp = startedAt.toISOString().replace(/[:.]/g, "-");
+  const checkpointDir = `${runDir}/migrations/${stamp}-${workload.name}-${from.name}-${to.name}`;
+  const netnsOf = (h: Host) => h.netns ?? h.name;
+  let driver: MigrationDriver;
+  let processDriver: ProcessDriver | undefined;
+  if (placement.kind === "process") {
+    processDriver = new ProcessDriver({
+      shell,
+      sourceNetns: netnsOf(from),
+      targetNetns: netnsOf(to),
+      pid: placement.pid!,
+      fromIp: from.ip,
+      toIp: to.ip,
+      checkpointDir,
+      resumeAfterSwitch: true,
+    });
+    driver = processDriver;
+  } else {
+    driver = new ContainerDriver({
+      shell,
+      container: placement.container!,
+      sourcePod: from.pod!,
+      targetPod: to.pod!,
+      sourceNetns: netnsOf(from),
+      fromIp: from.ip,
+      toIp: to.ip,
+      checkpointDir,
+    });
+  }
+  const switchUpdate = options.switchUpdate ??
+    ((f: Host, t: Host) => controllerSwitchUpdate(lab, f, t));
+  const result = await runMigration(driver, {
+    progress,
+    preDumpRounds: options.preDumpRounds,
+    switchUpdate: () => switchUpdate(from, to),
+  });
+
+  // Record where the workload runs now (it may be back on the source after a rollback).
+  const movedTo = result.outcome === "migrated" || result.outcome === "switch-failed" ? to : from;
+  placement.host = movedTo.name;
+  if (processDriver) {
+    placement.pid = processDriver.pid;
+    if (placement.pidFile) await Deno.writeTextFile(placement.pidFile, `${processDriver.pid}\n`);
+  }
+  await writePlacements(runDir, placements);
+
+  await new Promise((r) => setTimeout(r, options.settleMs ?? 1500));
+  const downtime = await clientDowntime(lab, placements, result.frozenWindow.start);
+  const report: MigrationReport = {
+    ...result,
+    lab: lab.name,
+    workload: workload.name,
+    kind: placement.kind,
+    from: from.name,
+    to: to.name,
+    fromIp: from.ip,
+    toIp: to.ip,
+    startedAt: startedAt.toISOString(),
+    checkpointDir,
+    downtime,
+  };
+  await Deno.mkdir(checkpointDir, { recursive: true });
+  await Deno.writeTextFile(`${checkpointDir}/report.json`, JSON.stringify(report, null, 2) + "\n");
+  return report;
+}

@@ -1,0 +1,91 @@
+/** `migrate <lab> <workload> --to <host>`: live migration with a timing report. */
+import { UserError } from "../lib/errors.ts";
+import { loadLab } from "../lib/lab/load.ts";
+import { migrateWorkload, type MigrationReport } from "../lib/migrate/lab_migration.ts";
+import { consoleProgress } from "../lib/progress.ts";
+import { formatTable } from "../lib/table.ts";
+import type { Command } from "./command.ts";
+
+const USAGE = `Usage: deno task migrate <lab> <workload> --to <host> [options]
+
+Moves a running server workload of a lab (brought up with \`deno task lab up <lab>\`) to another
+host with another IP address, keeping its clients' TCP connections, then prints how long each
+phase took and how long the lab's client saw no answers.
+
+Options:
+  --to <host>       Target host (required)
+  --pre-dump <n>    criu pre-dump rounds before the final dump (processes; large memory)
+  --json            Print the report as JSON
+
+Example:
+  deno task migrate process-migration server --to h3`;
+
+/** Formats a report for the terminal. */
+export function formatReport(r: MigrationReport): string {
+  const lines = [
+    `${r.workload} (${r.kind}) ${r.from} ${r.fromIp} -> ${r.to} ${r.toIp}: ${r.outcome}`,
+    "",
+    formatTable(
+      ["phase", "start ms", "ms", "result"],
+      r.phases.map((p) => [
+        p.phase,
+        p.startMs.toFixed(1),
+        p.ms.toFixed(1),
+        p.ok ? p.note ?? "ok" : `FAILED: ${(p.error ?? "").split("\n")[0]}`,
+      ]),
+    ),
+    "",
+    `wall time ${r.wallMs.toFixed(0)} ms; service frozen (dump -> switch updated) ${
+      r.frozenMs.toFixed(0)
+    } ms`,
+  ];
+  if (r.downtime) {
+    const d = r.downtime;
+    lines.push(
+      `client ${d.client}: downtime ${d.spanMs.toFixed(0)} ms over ${d.connections.length} ` +
+        `connection(s), worst ${d.maxDowntimeMs.toFixed(0)} ms; ` +
+        (d.anyBroken
+          ? `BROKEN connections: ${d.brokenConnections.join(", ")}`
+          : "every connection kept") +
+        (d.countsContinuous ? ", counters continuous" : ", counters NOT continuous"),
+    );
+  }
+  if (r.error) lines.push(`error: ${r.error}`);
+  lines.push(`checkpoint and report: ${r.checkpointDir}`);
+  return lines.join("\n");
+}
+
+export const migrate: Command = {
+  summary: "Live-migrate a lab's server workload to another host, keeping its TCP connections",
+  usage: USAGE,
+  options: {
+    to: { type: "string" },
+    "pre-dump": { type: "string" },
+    json: { type: "boolean" },
+  },
+  async run(values, positionals) {
+    const [ref, workload] = positionals;
+    const to = values.to;
+    if (!ref || !workload || typeof to !== "string") {
+      throw new UserError("migrate needs a lab, a workload and --to <host>", {
+        hint: "e.g. `deno task migrate process-migration server --to h3`",
+      });
+    }
+    const preDump = values["pre-dump"] === undefined ? 0 : Number(values["pre-dump"]);
+    if (!Number.isInteger(preDump) || preDump < 0 || preDump > 10) {
+      throw new UserError(`--pre-dump "${values["pre-dump"]}" is not a number of rounds`, {
+        hint: "give a whole number from 0 to 10",
+      });
+    }
+    const lab = await loadLab(ref);
+    const report = await migrateWorkload(lab, {
+      workload,
+      to,
+      preDumpRounds: preDump,
+      progress: consoleProgress(),
+    });
+    console.log(values.json ? JSON.stringify(report, null, 2) : formatReport(report));
+    const ok = report.outcome === "migrated" && !report.downtime?.anyBroken;
+    return ok ? 0 : 2;
+  },
+};
