@@ -43,6 +43,15 @@ import {
   type Update,
 } from "../p4runtime/messages.ts";
 import { type Progress, silentProgress } from "../progress.ts";
+import type {
+  BackendInfo,
+  BackendList,
+  ChangeResult,
+  ControllerHealth,
+  LbCounters,
+  SwitchHealth,
+  SwitchVerification,
+} from "./api_types.ts";
 import {
   defaultPipelinePaths,
   loadPipeline,
@@ -58,6 +67,16 @@ import {
   viewEntry,
   viewPlanned,
 } from "./switch_entries.ts";
+
+export type {
+  BackendInfo,
+  BackendList,
+  ChangeResult,
+  ControllerHealth,
+  LbCounters,
+  SwitchHealth,
+  SwitchVerification,
+} from "./api_types.ts";
 
 export interface ControllerOptions {
   /** Compiled pipeline files (default: `p4/build/` of the repository). */
@@ -80,87 +99,6 @@ export interface ControllerOptions {
   /** Push the pipeline even when a switch already runs this build (clears its state). */
   forcePipeline?: boolean;
   progress?: Progress;
-}
-
-/** A backend as the API shows it. */
-export interface BackendInfo {
-  id: number;
-  host: string;
-  ip: string;
-  /** Slots pointing at it (its share of new connections). */
-  slots: number;
-}
-
-export interface BackendList {
-  switch: string;
-  vip: string;
-  servicePort: number;
-  slotCount: number;
-  backends: BackendInfo[];
-}
-
-/** What a backend change did. */
-export interface ChangeResult {
-  action: "add" | "remove" | "migrate";
-  /** The backend after the change (for remove: the one removed). */
-  backend: BackendInfo;
-  /** Where a migrated backend was before. */
-  from?: { host: string; ip: string };
-  /** P4Runtime updates written. */
-  updates: number;
-  /** Time spent in the switch Write RPC(s), ms. */
-  writeMs: number;
-  /** Planning + writing + saving the state, ms. */
-  totalMs: number;
-}
-
-export interface SwitchHealth {
-  name: string;
-  address: string;
-  deviceId: number;
-  connected: boolean;
-  /** The switch considers us the primary controller. */
-  primary: boolean;
-  /** pushed: we pushed the pipeline; kept: it already ran this build. */
-  pipeline: "pushed" | "kept" | "none";
-  /** Entries the switch holds according to the plan. */
-  entries: number;
-  /** Updates written since start (programming included). */
-  updatesWritten: number;
-  writeRpcs: number;
-  /** False after a failed write whose effect is unknown (restart the controller to reconcile). */
-  inSync: boolean;
-  lastError?: string;
-}
-
-export interface ControllerHealth {
-  lab: string;
-  /** Every switch connected, primary and in sync. */
-  ok: boolean;
-  startedAt?: string;
-  stateFile?: string;
-  loadBalancer: { switch: string; vip: string; servicePort: number; backends: number };
-  switches: SwitchHealth[];
-}
-
-/** How one switch's entries compare with the plan. */
-export interface SwitchVerification {
-  switch: string;
-  inSync: boolean;
-  missing: EntryView[];
-  unexpected: EntryView[];
-  different: { actual: EntryView; planned: EntryView }[];
-}
-
-/** The load balancer's counters on its switch. */
-export interface LbCounters {
-  switch: string;
-  /** Dropped packets by reason. */
-  drops: Record<keyof typeof DROP_REASONS, number>;
-  /** Connection-memory events (packets). */
-  flowEvents: Record<keyof typeof FLOW_EVENTS, number>;
-  /** Packets and bytes sent to each current backend. */
-  backends: { id: number; host: string; packets: number; bytes: number }[];
 }
 
 interface Session {

@@ -94,6 +94,10 @@ export function checkStateFitsLab(
       throw refuse(`backend ${b.id} uses ${b.ip}, but host "${b.host}" is ${host.ip}`);
     }
   }
+  const ips = new Set(lab.hosts.map((h) => h.ip));
+  for (const ip of state.standbyIps ?? []) {
+    if (!ips.has(ip)) throw refuse(`standby address ${ip} is no host of the lab`);
+  }
   for (const id of state.slots) {
     if (id !== 0 && !ids.has(id)) throw refuse(`a slot names unknown backend ${id}`);
   }

@@ -35,6 +35,7 @@ Deno.test("state file: save, load, and refuse states that do not fit the lab", a
     await refused((s) => s.backends[0].ip = "10.0.9.9", /uses 10\.0\.9\.9, but host "h3"/);
     await refused((s) => s.slots[0] = 5, /unknown backend 5/);
     await refused((s) => s.backends.push({ ...s.backends[0] }), /duplicate backend id 1/);
+    await refused((s) => s.standbyIps = ["10.0.8.8"], /standby address 10\.0\.8\.8/);
     await refused(() => {}, /belongs to lab/, { ...lab, name: "other" });
     await Deno.writeTextFile(path, "{not json");
     await assert.rejects(() => loadLbState(path, lab), /not JSON/);

@@ -9,6 +9,7 @@ import {
 } from "../../lib/controller/switch_entries.ts";
 import {
   initialLbState,
+  type LbState,
   planLabEntries,
   planLbEntries,
   planMigrateBackend,
@@ -18,6 +19,17 @@ import { P4Info } from "../../lib/p4runtime/p4info.ts";
 import { UpdateType } from "../../lib/p4runtime/messages.ts";
 import { oneSwitchLab, twoSwitchLab } from "./_lab.ts";
 import { pipelineTest } from "./_pipeline.ts";
+
+/** Backend 1 on h2 with every slot; reverse rewrites only for backends (no standby hosts). */
+function bareState(): LbState {
+  return {
+    switch: "s1",
+    vip: "10.0.0.100",
+    servicePort: 7000,
+    backends: [{ id: 1, host: "h2", ip: "10.0.2.10" }],
+    slots: Array(16).fill(1),
+  };
+}
 
 await pipelineTest("views show addresses as text and match what the plan says", async (paths) => {
   const p4info = await P4Info.load(paths.p4infoJson);
@@ -36,7 +48,7 @@ await pipelineTest(
   async (paths) => {
     const p4info = await P4Info.load(paths.p4infoJson);
     const lab = twoSwitchLab("/nonexistent", [1, 2]);
-    const state = initialLbState(lab);
+    const state = bareState();
     const planned = planLabEntries(lab, state);
     const onS1 = planned.filter((e) => e.switch === "s1").map((e) => encodeEntry(p4info, e));
     assert.deepEqual(diffSwitchEntries(p4info, "s1", planned, onS1).updates, []);
@@ -73,7 +85,7 @@ await pipelineTest(
 await pipelineTest("encode and undo a migration", async (paths) => {
   const p4info = await P4Info.load(paths.p4infoJson);
   const lab = oneSwitchLab("/nonexistent", 1);
-  const state = initialLbState(lab);
+  const state = bareState();
   const change = planMigrateBackend(state, 1, lab.hosts.find((h) => h.name === "h3")!);
   const encoded = encodeUpdates(p4info, change.updates);
   assert.deepEqual(encoded.map((u) => u.type), [
