@@ -140,8 +140,9 @@ export function iptablesListArgv(netns: string | undefined, ipv6 = false): strin
 }
 
 /**
- * The argvs deleting CRIU's per-connection lock rules found in `iptables -S` output: rules in
- * INPUT or OUTPUT that drop TCP not carrying CRIU's mark. Other rules are left alone.
+ * The argvs deleting CRIU's lock rules found in `iptables -S` output: per-connection rules in
+ * INPUT or OUTPUT that drop TCP not carrying CRIU's mark, and the namespace-wide `CRIU` chain a
+ * dump of a whole network namespace (a container's, via runc) leaves. Other rules are left alone.
  */
 export function iptablesLockCleanupArgvs(
   netns: string | undefined,
@@ -149,13 +150,19 @@ export function iptablesLockCleanupArgvs(
   ipv6 = false,
 ): string[][] {
   const mark = `! --mark 0x${SOCCR_MARK.toString(16)}`;
-  return listing.split("\n")
-    .map((l) => l.trim())
+  const tool = ipv6 ? "ip6tables" : "iptables";
+  const lines = listing.split("\n").map((l) => l.trim());
+  const argvs = lines
     .filter((l) =>
-      /^-A (INPUT|OUTPUT) /.test(l) && l.includes(" -p tcp ") && l.includes(mark) &&
-      l.endsWith(" -j DROP")
+      (/^-A (INPUT|OUTPUT) /.test(l) && l.includes(" -p tcp ") && l.includes(mark) &&
+        l.endsWith(" -j DROP")) || /^-A (INPUT|OUTPUT) -j CRIU$/.test(l)
     )
-    .map((l) =>
-      inNetns(netns, [ipv6 ? "ip6tables" : "iptables", "-w", "-D", ...l.slice(3).split(/\s+/)])
+    .map((l) => inNetns(netns, [tool, "-w", "-D", ...l.slice(3).split(/\s+/)]));
+  if (lines.includes("-N CRIU")) {
+    argvs.push(
+      inNetns(netns, [tool, "-w", "-F", "CRIU"]),
+      inNetns(netns, [tool, "-w", "-X", "CRIU"]),
     );
+  }
+  return argvs;
 }

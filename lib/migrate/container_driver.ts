@@ -96,19 +96,18 @@ export class ContainerDriver implements MigrationDriver {
   }
 
   async cleanupSource(): Promise<string> {
-    // CRIU's connection lock stays in the source pod's namespace after the dump; its run id is
-    // in the checkpoint's inventory.img.
+    // CRIU's connection lock stays in the source pod's namespace after the dump; what names it
+    // is in the checkpoint's inventory, process tree and files images.
     const archive = await Deno.readFile(this.sourceArchive);
-    const inventory = listTar(archive).find((m) =>
-      m.name.replace(/^\.\//, "") === "checkpoint/inventory.img"
-    );
-    if (!inventory) return "no inventory in the checkpoint";
-    const dir = `${this.#o.checkpointDir}/source-inventory`;
+    const dir = `${this.#o.checkpointDir}/source-images`;
     await Deno.mkdir(dir, { recursive: true });
-    await Deno.writeFile(
-      `${dir}/inventory.img`,
-      archive.subarray(inventory.dataOffset, inventory.dataOffset + inventory.size),
-    );
+    const wanted = ["inventory.img", "pstree.img", "files.img"].map((f) => `checkpoint/${f}`);
+    for (const member of listTar(archive)) {
+      const name = member.name.replace(/^\.\//, "");
+      if (!wanted.includes(name)) continue;
+      const data = archive.subarray(member.dataOffset, member.dataOffset + member.size);
+      await Deno.writeFile(`${dir}/${name.slice("checkpoint/".length)}`, data);
+    }
     const removed = await releaseSourceLock({
       shell: this.#shell,
       netns: this.#o.sourceNetns,

@@ -86,6 +86,7 @@ export function workloadImageSpec(image: string, argv: readonly string[]): HostI
   return {
     tag: image.includes("/") ? image : `localhost/${image}:latest`,
     binaries: [argv[0], ...scriptPrograms(argv)].filter((v, i, a) => a.indexOf(v) === i),
+    entrypoint: [argv[0]],
     dirs: ["/tmp", "/data"],
     labels: { "p4cf.image": image },
   };
@@ -136,7 +137,8 @@ export function planWorkloadStart(
       "--log-opt",
       `path=${logFile}`,
       image.tag,
-      ...argv,
+      // The image's entrypoint is the program itself.
+      ...argv.slice(1),
     ],
   };
 }

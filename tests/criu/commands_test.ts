@@ -113,6 +113,24 @@ Deno.test("iptables cleanup deletes exactly CRIU's per-connection lock rules", (
   assert.equal(iptablesLockCleanupArgvs(undefined, listing, true)[0][0], "ip6tables");
 });
 
+Deno.test("iptables cleanup removes the namespace-wide CRIU chain a container dump leaves", () => {
+  // Real `iptables -S` output in a pod's namespace after `podman container checkpoint`.
+  const listing = [
+    "-P INPUT ACCEPT",
+    "-N CRIU",
+    "-A INPUT -j CRIU",
+    "-A OUTPUT -j CRIU",
+    "-A CRIU -m mark --mark 0xc114 -j ACCEPT",
+    "-A CRIU -j DROP",
+  ].join("\n");
+  assert.deepEqual(iptablesLockCleanupArgvs("p4t-src", listing).map(line), [
+    `${NS} iptables -w -D INPUT -j CRIU`,
+    `${NS} iptables -w -D OUTPUT -j CRIU`,
+    `${NS} iptables -w -F CRIU`,
+    `${NS} iptables -w -X CRIU`,
+  ]);
+});
+
 Deno.test("readDumpInfo reads root pid, run id, lock method and sockets of a real dump", async () => {
   const info = await readDumpInfo(DUMP1);
   assert.equal(info.rootPid, 714);
