@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { ControllerApi } from "../controller/api_client.ts";
 import { UserError } from "../errors.ts";
 import { readPlacements, runDirOf, writePlacements } from "../lab/session.ts";
 import type { Host, Lab } from "../lab/types.ts";
@@ -56,12 +57,19 @@ function hostOf(lab: Lab, name: string): Host {
   return host;
 }
 
-/** Asks the lab's controller to move the backend on `from` to `to`. */
-export async function controllerSwitchUpdate(lab: Lab, from: Host, to: Host): Promise<string> {
-  const { ControllerApi } = await import("../controller/api_client.ts");
+/**
+ * The switch update through the lab's controller. The API is found and its connection opened
+ * (a health call) now, so neither happens inside the frozen window.
+ */
+export async function controllerSwitchUpdate(
+  lab: Lab,
+): Promise<(from: Host, to: Host) => Promise<string>> {
   const api = await ControllerApi.forLab(lab);
-  await api.migrateBackend(from.name, to.name);
-  return `${from.name} -> ${to.name}`;
+  await api.health();
+  return async (from, to) => {
+    const change = await api.migrateBackend(from.name, to.name);
+    return `${from.name} -> ${to.name}, ${change.updates} update(s)`;
+  };
 }
 
 async function clientDowntime(
@@ -153,8 +161,7 @@ export async function migrateWorkload(
       checkpointDir,
     });
   }
-  const switchUpdate = options.switchUpdate ??
-    ((f: Host, t: Host) => controllerSwitchUpdate(lab, f, t));
+  const switchUpdate = options.switchUpdate ?? await controllerSwitchUpdate(lab);
   const result = await runMigration(driver, {
     progress,
     preDumpRounds: options.preDumpRounds,
