@@ -40,6 +40,7 @@ export interface LatencyStats {
   iterations: number;
   p50Ms: number;
   p90Ms: number;
+  p95Ms: number;
   p99Ms: number;
   meanMs: number;
   maxMs: number;
@@ -74,6 +75,7 @@ export function latencyStats(samplesMs: readonly number[]): LatencyStats {
     iterations: s.length,
     p50Ms: quantile(s, 0.5),
     p90Ms: quantile(s, 0.9),
+    p95Ms: quantile(s, 0.95),
     p99Ms: quantile(s, 0.99),
     meanMs: s.reduce((a, b) => a + b, 0) / (s.length || 1),
     maxMs: s[s.length - 1] ?? NaN,

@@ -1,0 +1,105 @@
+/**
+ * `deno task bench [p4runtime|controller|lab|migration ...]`: the performance targets, measured on
+ * this machine, printed as tables and saved as JSON in report/bench-<time>.json. Needs root,
+ * BMv2, CRIU and Podman (what is missing is skipped with the reason).
+ */
+import { benchLabUpDown, benchMigrations } from "../lib/bench/labs.ts";
+import { benchControllerMigrate, benchSwitchP4Runtime } from "../lib/bench/switch.ts";
+import { probeCapability } from "../lib/capabilities.ts";
+import { type LatencyStats, latencyStats } from "../lib/p4runtime/bench.ts";
+import { formatTable } from "../lib/table.ts";
+
+const SECTIONS = ["p4runtime", "controller", "lab", "migration"] as const;
+type Section = typeof SECTIONS[number];
+
+const wanted = (Deno.args.length ? Deno.args : SECTIONS) as Section[];
+for (const s of wanted) {
+  if (!SECTIONS.includes(s)) {
+    console.error(`bench: unknown section "${s}"; sections: ${SECTIONS.join(", ")}`);
+    Deno.exit(1);
+  }
+}
+for (const cap of ["root", "bmv2", "criu", "podman"] as const) {
+  const reason = probeCapability(cap);
+  if (reason) {
+    console.error(`bench: ${reason}`);
+    Deno.exit(1);
+  }
+}
+
+const f = (v: number, digits = 1) => (Number.isFinite(v) ? v.toFixed(digits) : "-");
+const row = (name: string, s: LatencyStats, target = "") => [
+  name,
+  f(s.p50Ms, 2),
+  f(s.p95Ms, 2),
+  f(s.maxMs, 2),
+  target,
+];
+const LAT_HEADER = ["measure", "p50 ms", "p95 ms", "max ms", "target"];
+const results: Record<string, unknown> = { startedAt: new Date().toISOString() };
+const runDir = `${new URL("../.run/bench", import.meta.url).pathname}`;
+
+if (wanted.includes("p4runtime")) {
+  console.log("\n== P4Runtime against BMv2 (test program, 64K-entry table)");
+  const r = await benchSwitchP4Runtime(runDir);
+  results.p4runtime = r;
+  console.log(formatTable(["measure", "value", "target"], [
+    ["MODIFY round trip p50", `${f(r.modify.p50Ms, 3)} ms`, "<= 0.5 ms"],
+    ["MODIFY round trip p99", `${f(r.modify.p99Ms, 3)} ms`, ""],
+    [
+      "INSERT 10,000 in batches of 1000",
+      `${f(r.batchedInsert.entriesPerSecond, 0)} /s`,
+      ">= 50000 /s",
+    ],
+    ["INSERT one per request", `${f(r.singleInsert.entriesPerSecond, 0)} /s`, ""],
+    ["resident memory holding 10,000 entries", `${f(r.rssMbHolding10k, 0)} MB`, "<= 120 MB"],
+  ]));
+}
+
+if (wanted.includes("controller")) {
+  console.log("\n== Controller: PUT /backends (switch half of a migration), process-migration lab");
+  const r = await benchControllerMigrate("process-migration");
+  results.controller = r;
+  console.log(formatTable(["measure", "p50 ms", "p90 ms", "max ms"], [
+    ["HTTP round trip", f(r.http.p50, 2), f(r.http.p90, 2), f(r.http.max, 2)],
+    ["switch Write RPC", f(r.switchWrite.p50, 2), f(r.switchWrite.p90, 2), f(r.switchWrite.max, 2)],
+  ]));
+}
+
+if (wanted.includes("lab")) {
+  console.log("\n== lab up / down (images built)");
+  const r = await benchLabUpDown("process-migration", 3);
+  results.lab = r;
+  console.log(formatTable(LAT_HEADER, [
+    row("lab up process-migration", latencyStats(r.upMs), "<= 5000"),
+    row("lab down process-migration", latencyStats(r.downMs), "<= 3000"),
+  ]));
+}
+
+if (wanted.includes("migration")) {
+  const runs: [string, string, [string, string], string][] = [
+    ["process-migration", "server", ["h2", "h3"], "<= 150"],
+    ["host-containers", "server", ["h2", "h3"], "<= 600"],
+  ];
+  const all = [];
+  for (const [lab, workload, hosts, target] of runs) {
+    console.log(`\n== 10 migrations: ${lab}`);
+    const r = await benchMigrations(lab, workload, hosts, 10);
+    all.push({ ...r, reports: undefined });
+    console.log(`${r.kept} of ${r.migrations} migrations kept every client connection`);
+    console.log(formatTable(LAT_HEADER, [
+      row("client-observed downtime", r.downtime, target),
+      row("frozen (dump -> switch updated)", r.frozen),
+      ...Object.entries(r.phases).map(([name, s]) =>
+        row(`phase ${name}`, s!, name === "rewrite" ? "<= 5" : "")
+      ),
+    ]));
+  }
+  results.migration = all;
+}
+
+const reportDir = new URL("../report", import.meta.url).pathname;
+await Deno.mkdir(reportDir, { recursive: true });
+const file = `${reportDir}/bench-${new Date().toISOString().replace(/[:.]/g, "-")}.json`;
+await Deno.writeTextFile(file, JSON.stringify(results, null, 2) + "\n");
+console.log(`\nSaved ${file}`);
