@@ -5,8 +5,7 @@
  *
  * @module
  */
-import type { EntryUpdate, TableEntry as PlannedEntry } from "../lb/entries.ts";
-import { TABLES } from "../p4/lb_program.ts";
+import { type EntryUpdate, INSERT_ORDER, type TableEntry as PlannedEntry } from "../lb/entries.ts";
 import { formatIpv4, formatMac } from "../net/addr.ts";
 import {
   buildTableEntry,
@@ -44,16 +43,6 @@ export interface EntryDiff {
 }
 
 const TYPES = { INSERT: UpdateType.INSERT, MODIFY: UpdateType.MODIFY, DELETE: UpdateType.DELETE };
-
-/** Order in which tables are filled; emptied in reverse (as the planner orders its diffs). */
-const TABLE_ORDER: readonly string[] = [
-  TABLES.portMacs,
-  TABLES.routes,
-  TABLES.backendSources,
-  TABLES.backends,
-  TABLES.vip,
-  TABLES.slots,
-];
 
 function specOf(e: PlannedEntry, withAction: boolean): EntrySpec {
   return withAction
@@ -143,8 +132,8 @@ function actionKey(entry: P4TableEntry): string {
 }
 
 function rank(p4info: P4Info, entry: P4TableEntry): number {
-  const i = TABLE_ORDER.indexOf(p4info.tables.byId(entry.table_id)?.name ?? "");
-  return i < 0 ? TABLE_ORDER.length : i;
+  const i = INSERT_ORDER.indexOf(p4info.tables.byId(entry.table_id)?.name ?? "");
+  return i < 0 ? INSERT_ORDER.length : i;
 }
 
 /**

@@ -238,7 +238,7 @@ export function planLbEntries(state: LbState): TableEntry[] {
 }
 
 /** Order in which tables are written: a slot never names a backend the switch lacks. */
-const INSERT_ORDER = [
+export const INSERT_ORDER: readonly string[] = [
   TABLES.portMacs,
   TABLES.routes,
   TABLES.backendSources,
@@ -276,7 +276,7 @@ export function diffEntries(before: TableEntry[], after: TableEntry[]): EntryUpd
   }
   for (const [key, e] of old) if (!now.has(key)) deletes.push(e);
   const rank = (e: TableEntry) => {
-    const i = INSERT_ORDER.indexOf(e.table as typeof INSERT_ORDER[number]);
+    const i = INSERT_ORDER.indexOf(e.table);
     return i < 0 ? INSERT_ORDER.length : i;
   };
   const stable = (list: TableEntry[], dir: number) =>

@@ -8,6 +8,7 @@
  */
 import { ControllerApi } from "../controller/api_client.ts";
 import { UserError } from "../errors.ts";
+import { acquireLock } from "../pid_lock.ts";
 import { readPlacements, runDirOf, writePlacements } from "../lab/session.ts";
 import type { Host, Lab } from "../lab/types.ts";
 import { type Progress, silentProgress } from "../progress.ts";
@@ -15,7 +16,6 @@ import { defaultShell, type Shell } from "../shell.ts";
 import { computeDowntime, type DowntimeReport, parseClientLog } from "../workloads/client_log.ts";
 import { stripContainerLogPrefix, type WorkloadPlacement } from "../workloads/start.ts";
 import { ContainerDriver } from "./container_driver.ts";
-import { acquireLock } from "./lock.ts";
 import { ProcessDriver } from "./process_driver.ts";
 import { type MigrationDriver, type MigrationResult, runMigration } from "./run.ts";
 
@@ -98,7 +98,7 @@ export async function migrateWorkload(
   const runDir = runDirOf(lab);
   await using _lock = await acquireLock(
     `${runDir}/migrate.lock`,
-    `A migration in lab ${lab.name}`,
+    (owner) => `A migration in lab ${lab.name} is already in progress (pid ${owner})`,
   );
   const placements = await readPlacements(runDir);
   const placement = placements.find((p) => p.name === options.workload);

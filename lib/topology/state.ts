@@ -7,7 +7,7 @@
  * @module
  */
 import { UserError } from "../errors.ts";
-import { pidAlive } from "../shell.ts";
+import { acquireLock, type Lock } from "../pid_lock.ts";
 import type { LabObject } from "./objects.ts";
 
 export type LabPhase =
@@ -118,37 +118,16 @@ export async function readAllStates(runRoot: string): Promise<Map<string, LabSta
 }
 
 /** A held lab lock. */
-export interface LabLock extends AsyncDisposable {
-  release(): Promise<void>;
-}
+export type LabLock = Lock;
 
 /**
  * Takes the lab's lock (`<runDir>/lock` holding our pid). A lock left by a dead process is taken
  * over; one held by a live process is an error.
  */
 export async function lockLab(runDir: string, labName: string): Promise<LabLock> {
-  const path = `${runDir}/lock`;
   await Deno.mkdir(runDir, { recursive: true });
-  for (let attempt = 0; attempt < 3; attempt++) {
-    try {
-      const file = await Deno.open(path, { write: true, createNew: true });
-      await file.write(new TextEncoder().encode(`${Deno.pid}\n`));
-      file.close();
-      const release = () => Deno.remove(path).catch(() => {});
-      return { release, [Symbol.asyncDispose]: release };
-    } catch (err) {
-      if (!(err instanceof Deno.errors.AlreadyExists)) throw err;
-      const owner = Number.parseInt((await Deno.readTextFile(path).catch(() => "")).trim(), 10);
-      if (owner > 0 && pidAlive(owner)) {
-        throw new UserError(
-          `Lab ${labName} is busy: another lab up/down is running (pid ${owner})`,
-          {
-            hint: `wait for it to finish; if pid ${owner} is not a lab command, remove ${path}`,
-          },
-        );
-      }
-      await Deno.remove(path).catch(() => {});
-    }
-  }
-  throw new UserError(`Could not lock lab ${labName} (${path})`, { hint: "try again" });
+  return await acquireLock(
+    `${runDir}/lock`,
+    (owner) => `Lab ${labName} is busy: another lab up/down is running (pid ${owner})`,
+  );
 }

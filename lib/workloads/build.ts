@@ -9,6 +9,7 @@
  */
 import { which } from "../capabilities.ts";
 import { MissingCapabilityError } from "../errors.ts";
+import { repoRoot } from "../lab/paths.ts";
 import { defaultShell, type Shell } from "../shell.ts";
 
 /** The workload programs, by the name of their source file. */
@@ -17,11 +18,6 @@ export type WorkloadName = typeof WORKLOAD_NAMES[number];
 
 /** Absolute paths of the built workload binaries. */
 export type WorkloadPaths = Record<WorkloadName, string>;
-
-/** The repository root (this file lives in lib/workloads/). */
-export function repoRoot(): string {
-  return new URL("../../", import.meta.url).pathname.replace(/\/$/, "");
-}
 
 /** Where the binaries are built: `.run/bin/` under the repository root (gitignored). */
 export function workloadBinDir(root: string = repoRoot()): string {
