@@ -50,6 +50,14 @@ export function formatReport(r: MigrationReport): string {
         (d.countsContinuous ? ", counters continuous" : ", counters NOT continuous"),
     );
   }
+  if (r.redis) {
+    const { before, after, preserved } = r.redis;
+    lines.push(
+      `redis: uptime ${before.uptimeS} s -> ${after.uptimeS} s, clients ${before.clients} -> ` +
+        `${after.clients}, counter ${before.counter} -> ${after.counter}: ` +
+        (preserved ? "state and connections preserved" : "NOT preserved"),
+    );
+  }
   if (r.error) lines.push(`error: ${r.error}`);
   lines.push(`checkpoint and report: ${r.checkpointDir}`);
   return lines.join("\n");
@@ -85,7 +93,8 @@ export const migrate: Command = {
       progress: consoleProgress(),
     });
     console.log(values.json ? JSON.stringify(report, null, 2) : formatReport(report));
-    const ok = report.outcome === "migrated" && !report.downtime?.anyBroken;
+    const ok = report.outcome === "migrated" && !report.downtime?.anyBroken &&
+      report.redis?.preserved !== false;
     return ok ? 0 : 2;
   },
 };

@@ -113,6 +113,6 @@ export class ContainerDriver implements MigrationDriver {
       netns: this.#o.sourceNetns,
       imagesDir: dir,
     });
-    return removed.length ? `removed ${removed.join(", ")}` : "nothing left";
+    return removed.length ? `removed CRIU's lock (${removed.length} rules)` : "nothing left";
   }
 }

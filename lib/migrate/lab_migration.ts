@@ -14,6 +14,7 @@ import type { Host, Lab } from "../lab/types.ts";
 import { type Progress, silentProgress } from "../progress.ts";
 import { defaultShell, type Shell } from "../shell.ts";
 import { computeDowntime, type DowntimeReport, parseClientLog } from "../workloads/client_log.ts";
+import { type RedisSnapshot, redisSnapshot } from "../workloads/redis_probe.ts";
 import { stripContainerLogPrefix, type WorkloadPlacement } from "../workloads/start.ts";
 import { ContainerDriver } from "./container_driver.ts";
 import { ProcessDriver } from "./process_driver.ts";
@@ -45,6 +46,8 @@ export interface MigrationReport extends MigrationResult {
   checkpointDir: string;
   /** What the lab's client saw (absent when the lab has no counter client). */
   downtime?: DowntimeReport & { client: string };
+  /** Redis workloads: the server's state through the VIP before and after. */
+  redis?: { before: RedisSnapshot; after: RedisSnapshot; preserved: boolean };
 }
 
 function hostOf(lab: Lab, name: string): Host {
@@ -162,6 +165,9 @@ export async function migrateWorkload(
     });
   }
   const switchUpdate = options.switchUpdate ?? await controllerSwitchUpdate(lab);
+  const clientHost = lab.workloads.find((w) => w.role === "client")?.host;
+  const isRedis = /redis-server$/.test(workload.command[0]) && clientHost !== undefined;
+  const redisBefore = isRedis ? await redisSnapshot(shell, lab, clientHost!) : undefined;
   const result = await runMigration(driver, {
     progress,
     preDumpRounds: options.preDumpRounds,
@@ -179,6 +185,13 @@ export async function migrateWorkload(
 
   await new Promise((r) => setTimeout(r, options.settleMs ?? 1500));
   const downtime = await clientDowntime(lab, placements, result.frozenWindow.start);
+  let redis: MigrationReport["redis"];
+  if (redisBefore) {
+    const after = await redisSnapshot(shell, lab, clientHost!);
+    const preserved = after.uptimeS >= redisBefore.uptimeS &&
+      after.clients >= redisBefore.clients && after.counter > redisBefore.counter;
+    redis = { before: redisBefore, after, preserved };
+  }
   const report: MigrationReport = {
     ...result,
     lab: lab.name,
@@ -191,6 +204,7 @@ export async function migrateWorkload(
     startedAt: startedAt.toISOString(),
     checkpointDir,
     downtime,
+    redis,
   };
   await Deno.mkdir(checkpointDir, { recursive: true });
   await Deno.writeTextFile(`${checkpointDir}/report.json`, JSON.stringify(report, null, 2) + "\n");
