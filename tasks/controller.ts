@@ -13,7 +13,9 @@ The controller owns a lab's switch sessions and load-balancer state and serves a
 127.0.0.1 (\`lab up\` starts it; its address is in .run/labs/<lab>/controller.json).
 
 Verbs:
-  serve <lab> [--port N]       Run the controller in the foreground (until Ctrl-C)
+  serve <lab> [--port N] [--run-root DIR]
+                               Run the controller in the foreground (until Ctrl-C); DIR holds
+                               the labs' run directories (default .run/labs)
   health <lab>                 Per switch: connected, primary, entries
   backends <lab>               The VIP's backends
   add <lab> <host>             Add a backend on a host
@@ -21,8 +23,8 @@ Verbs:
   migrate <lab> <backend> <host>  Point a backend at another host (the switch half of a migration)
   entries <lab> [switch]       Table entries read back from the switch(es)`;
 
-async function serve(ref: string, port: number): Promise<number> {
-  const lab = await loadLab(ref);
+async function serve(ref: string, port: number, runRoot?: string): Promise<number> {
+  const lab = await loadLab(ref, { runRoot });
   const service = await startControllerService(lab, {
     port,
     progress: consoleProgress(),
@@ -36,7 +38,7 @@ async function serve(ref: string, port: number): Promise<number> {
 export const controller: Command = {
   summary: "Run or query a lab's P4Runtime controller (backends, entries, health)",
   usage: USAGE,
-  options: { port: { type: "string" }, json: { type: "boolean" } },
+  options: { port: { type: "string" }, json: { type: "boolean" }, "run-root": { type: "string" } },
   async run(values, positionals) {
     const [verb, ref, ...args] = positionals;
     const verbs = ["serve", "health", "backends", "add", "remove", "migrate", "entries"];
@@ -52,7 +54,11 @@ export const controller: Command = {
       if (!Number.isInteger(port) || port < 0 || port > 65535) {
         throw new UserError(`--port "${values.port}" is not a TCP port`, { hint: "give 0..65535" });
       }
-      return await serve(ref, port);
+      return await serve(
+        ref,
+        port,
+        typeof values["run-root"] === "string" ? values["run-root"] : undefined,
+      );
     }
     const api = await ControllerApi.forLab(await loadLab(ref));
     const need = (n: number, what: string) => {

@@ -131,6 +131,8 @@ async function ensureController(
     "controller",
     "serve",
     lab.file,
+    "--run-root",
+    runDirOf(lab).replace(/\/[^/]+\/?$/, ""),
   ], { logFile: files.logFile, pidFile: files.pidFile });
   const deadline = Date.now() + 30_000;
   while (Date.now() < deadline) {

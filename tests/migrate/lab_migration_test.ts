@@ -1,0 +1,69 @@
+/**
+ * Whole-lab migrations on a real BMv2: lab up (topology, switch, controller, workloads), then
+ * `migrateWorkload` there and back, with the client's own log as the judge.
+ */
+import assert from "node:assert/strict";
+import { labDown, labUp } from "../../lib/lab/session.ts";
+import { migrateWorkload } from "../../lib/migrate/lab_migration.ts";
+import { silentProgress } from "../../lib/progress.ts";
+import { capTest } from "../_caps.ts";
+import { testLab } from "../topology/_lab.ts";
+
+/** A copy of a lab whose client opens `conns` connections, on its own switch ports. */
+function withClients(conns: number, port: number) {
+  return (text: string) =>
+    text
+      .replace(/^ {2}s1: \{\}$/m, `  s1: { grpc_port: ${port}, thrift_port: ${port - 41000} }`)
+      .replace(
+        'command: [counter_client, -H, "{vip}", -p, "{port}"]',
+        `command: [counter_client, -H, "{vip}", -p, "{port}", -c, "${conns}"]`,
+      );
+}
+
+capTest({
+  name: "process lab: 50 client connections survive a migration there and back on BMv2",
+  needs: ["netns", "criu", "bmv2"],
+  async fn() {
+    const { lab, runRoot, text } = await testLab("process-migration", withClients(50, 50161));
+    assert.match(text, /-c, "50"/);
+    try {
+      await labUp(lab, { progress: silentProgress });
+      await new Promise((r) => setTimeout(r, 500));
+      for (const to of ["h3", "h2"]) {
+        const report = await migrateWorkload(lab, { workload: "server", to, settleMs: 1000 });
+        assert.equal(report.outcome, "migrated", report.error ?? "");
+        assert.equal(report.to, to);
+        const d = report.downtime!;
+        assert.equal(d.connections.length, 50, "every connection answered");
+        assert.equal(d.anyBroken, false, `broken: ${d.brokenConnections.join(",")}`);
+        assert.ok(d.countsContinuous, "each connection's counter continued");
+        assert.ok(d.connections.every((c) => c.answers > 0));
+      }
+    } finally {
+      await labDown(lab, { progress: silentProgress });
+      await Deno.remove(runRoot, { recursive: true }).catch(() => {});
+    }
+  },
+});
+
+capTest({
+  name: "container lab: a Podman container moves between pods and its clients stay connected",
+  needs: ["netns", "criu", "podman", "bmv2"],
+  async fn() {
+    const { lab, runRoot } = await testLab("host-containers", withClients(5, 50162));
+    try {
+      await labUp(lab, { progress: silentProgress });
+      await new Promise((r) => setTimeout(r, 500));
+      const report = await migrateWorkload(lab, { workload: "server", to: "h3", settleMs: 1500 });
+      assert.equal(report.outcome, "migrated", report.error ?? "");
+      assert.equal(report.downtime?.connections.length, 5);
+      assert.equal(report.downtime?.anyBroken, false);
+      assert.ok(report.downtime?.countsContinuous);
+      const cleanup = report.phases.find((p) => p.phase === "cleanup");
+      assert.ok(cleanup?.ok, cleanup?.error ?? "");
+    } finally {
+      await labDown(lab, { progress: silentProgress });
+      await Deno.remove(runRoot, { recursive: true }).catch(() => {});
+    }
+  },
+});
