@@ -1,5 +1,6 @@
 /** The registry of CLI verbs, in the order `--help` lists them. */
 import type { Command } from "./command.ts";
+import { build } from "./build.ts";
 import { controller } from "./controller.ts";
 import { demo } from "./demo.ts";
 import { doctor } from "./doctor.ts";
@@ -11,5 +12,6 @@ export const commands: Record<string, Command> = {
   lab,
   migrate,
   controller,
+  build,
   doctor,
 };
