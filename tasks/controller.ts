@@ -4,7 +4,7 @@ import { startControllerService } from "../lib/controller/http.ts";
 import { UserError } from "../lib/errors.ts";
 import { loadLab } from "../lib/lab/load.ts";
 import { consoleProgress } from "../lib/progress.ts";
-import { formatTable } from "../lib/table.ts";
+import { formatEntries } from "./format.ts";
 import type { Command } from "./command.ts";
 
 const USAGE = `Usage: deno task controller <verb> <lab> [args]
@@ -87,17 +87,7 @@ export const controller: Command = {
       default: {
         const entries = await api.entries(args[0]);
         if (!values.json) {
-          console.log(formatTable(
-            ["switch", "table", "match", "action"],
-            entries.map((
-              e,
-            ) => [
-              e.switch,
-              e.table,
-              JSON.stringify(e.match),
-              `${e.action}(${JSON.stringify(e.params)})`,
-            ]),
-          ));
+          console.log(formatEntries(entries));
           return 0;
         }
         out = entries;

@@ -7,8 +7,10 @@ import { labDown, labUp, readPlacements } from "../lib/lab/session.ts";
 import { consoleProgress } from "../lib/progress.ts";
 import { inNetns } from "../lib/shell.ts";
 import { formatTable } from "../lib/table.ts";
+import { formatEntries } from "./format.ts";
 import { status } from "../lib/topology/status.ts";
 import type { Command, OptionValues } from "./command.ts";
+import { CHECK_USAGE, verbCheck } from "./exercises.ts";
 
 const USAGE = `Usage: deno task lab <verb> <lab> [options]
 
@@ -22,6 +24,7 @@ Verbs:
                             crash)
   status <lab>              Hosts, addresses, switch ports, workloads, backends
   exec <lab> <host> -- cmd  Run cmd inside a host's network namespace
+${CHECK_USAGE}
 
 Options:
   --topology-only   (up) Namespaces, links and pods only: no switch, controller or workloads
@@ -50,10 +53,11 @@ async function verbStatus(ref: string, values: OptionValues): Promise<number> {
   const lab = await loadLab(ref);
   const st = await status(lab);
   const placements = lab.runDir ? await readPlacements(lab.runDir) : [];
-  const backends = await ControllerApi.forLab(lab, { timeoutMs: 2000 })
-    .then((api) => api.backends()).catch(() => undefined);
+  const api = await ControllerApi.forLab(lab, { timeoutMs: 2000 }).catch(() => undefined);
+  const backends = await api?.backends().catch(() => undefined);
+  const entries = await api?.entries().catch(() => undefined);
   if (values.json) {
-    console.log(JSON.stringify({ ...st, workloads: placements, backends }, null, 2));
+    console.log(JSON.stringify({ ...st, workloads: placements, backends, entries }, null, 2));
     return 0;
   }
   console.log(`Lab ${st.lab} (${st.id}): ${st.phase}${st.since ? ` since ${st.since}` : ""}\n`);
@@ -89,7 +93,20 @@ async function verbStatus(ref: string, values: OptionValues): Promise<number> {
       placements.map((p) => [p.name, p.kind, p.host, String(p.pid ?? p.container), p.logFile]),
     ));
   }
-  if (backends) console.log(`\nBackends: ${JSON.stringify(backends)}`);
+  if (backends) {
+    console.log();
+    console.log(formatTable(
+      ["backend", "host", "ip", "slots"],
+      backends.backends.map((b) => [String(b.id), b.host, b.ip, String(b.slots)]),
+    ));
+    console.log(`VIP ${backends.vip}:${backends.servicePort} on ${backends.switch}`);
+  }
+  if (entries) {
+    console.log();
+    console.log(formatEntries(entries));
+  } else if (st.phase !== "down") {
+    console.log("\n(controller not reachable: no table entries shown)");
+  }
   if (st.problems.length) {
     console.log(`\nProblems:\n${st.problems.map((p) => `  - ${p}`).join("\n")}`);
   }
@@ -120,6 +137,8 @@ export const lab: Command = {
     "topology-only": { type: "boolean" },
     pcap: { type: "boolean" },
     json: { type: "boolean" },
+    solution: { type: "boolean" },
+    keep: { type: "boolean" },
   },
   async run(values, positionals) {
     const [verb, ref, ...rest] = positionals;
@@ -127,9 +146,10 @@ export const lab: Command = {
       for (const name of listLabs()) console.log(name);
       return 0;
     }
+    if (verb === "check") return await verbCheck(ref, values);
     if (!verb || !["up", "down", "status", "exec"].includes(verb)) {
       throw new UserError(`lab: unknown verb "${verb ?? ""}"`, {
-        hint: "verbs are list, up, down, status, exec (see `deno task lab --help`)",
+        hint: "verbs are list, up, down, status, exec, check (see `deno task lab --help`)",
       });
     }
     if (!ref) {

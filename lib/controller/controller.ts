@@ -230,9 +230,14 @@ export class Controller implements AsyncDisposable {
 
   async #readRaw(s: Session): Promise<P4TableEntry[]> {
     const out: P4TableEntry[] = [];
+    // BMv2 answers the wildcard read with the egress table's entries twice.
+    const seen = new Set<string>();
     // table_id 0 is the wildcard: every entry of every table in one Read.
     for await (const e of this.#client(s).read([{ table_entry: { table_id: 0 } }])) {
-      if (e.table_entry) out.push(e.table_entry);
+      if (!e.table_entry) continue;
+      const key = JSON.stringify([e.table_entry.table_id, e.table_entry.match]);
+      if (!seen.has(key)) out.push(e.table_entry);
+      seen.add(key);
     }
     return out;
   }
