@@ -58,8 +58,8 @@ version_ge() { [ "$(printf '%s\n%s\n' "$2" "$1" | sort -V | head -1)" = "$2" ]; 
 # --- base packages ---------------------------------------------------------------------------
 step "System packages"
 apt_install ca-certificates iproute2 ethtool nftables iptables tcpdump procps psmisc util-linux \
-  gcc libc6-dev make podman runc uidmap conmon containernetworking-plugins redis-server redis-tools \
-  git dpkg-dev
+  gcc libc6-dev make podman runc catatonit uidmap conmon containernetworking-plugins redis-server \
+  redis-tools git dpkg-dev
 info "ok"
 
 # Redis is a lab workload, started per lab; the distribution's always-on service is not wanted.
