@@ -1,0 +1,114 @@
+/**
+ * The course exercises in `lab/exercises/<n>-<slug>/`: what each one asks, which file the student
+ * edits, which lab it runs on and what the machine needs for its check. Pure data and paths.
+ *
+ * @module
+ */
+import type { Capability } from "../capabilities.ts";
+import { UserError } from "../errors.ts";
+import { repoRoot } from "../lab/paths.ts";
+import type { LabIdentity } from "./lab_identity.ts";
+
+export interface Exercise {
+  /** 1-based, as in `deno task lab check <n>`. */
+  number: number;
+  /** Directory name under lab/exercises/. */
+  slug: string;
+  title: string;
+  /** The file the student completes, relative to the exercise directory. */
+  studentFile: string;
+  /** The exercise's lab file, relative to its directory (exercise 1: the student's file). */
+  labFile: string;
+  /** What the check needs on this machine. */
+  needs: readonly Capability[];
+}
+
+export const EXERCISES: readonly Exercise[] = [
+  {
+    number: 1,
+    slug: "1-topology",
+    title: "Build a topology and reach the VIP through the switch",
+    studentFile: "lab.yaml",
+    labFile: "lab.yaml",
+    needs: ["root", "netns", "bmv2"],
+  },
+  {
+    number: 2,
+    slug: "2-program-lb",
+    title: "Program the load balancer over P4Runtime",
+    studentFile: "program_lb.ts",
+    labFile: "lab.yaml",
+    needs: ["root", "netns", "bmv2"],
+  },
+  {
+    number: 3,
+    slug: "3-migrate-process",
+    title: "Migrate a process and keep its connections",
+    studentFile: "migrate.ts",
+    labFile: "lab.yaml",
+    needs: ["root", "netns", "bmv2", "criu"],
+  },
+  {
+    number: 4,
+    slug: "4-migrate-container",
+    title: "Migrate a container and keep its connections",
+    studentFile: "migrate.ts",
+    labFile: "lab.yaml",
+    needs: ["root", "netns", "bmv2", "criu", "podman"],
+  },
+  {
+    number: 5,
+    slug: "5-add-backends",
+    title: "Keep connections while backends are added",
+    studentFile: "pool.ts",
+    labFile: "lab.yaml",
+    needs: ["root", "netns", "bmv2"],
+  },
+];
+
+/** The directory holding every exercise: `lab/exercises/`. */
+export function exercisesDir(root: string = repoRoot()): string {
+  return `${root}/lab/exercises`;
+}
+
+/** Finds an exercise by number (`"3"` or `3`). */
+export function findExercise(ref: string | number): Exercise {
+  const n = typeof ref === "number" ? ref : Number(ref);
+  const found = EXERCISES.find((e) => e.number === n);
+  if (!found) {
+    throw new UserError(`There is no exercise "${ref}"`, {
+      hint: `exercises are: ${EXERCISES.map((e) => `${e.number} (${e.slug})`).join(", ")}`,
+    });
+  }
+  return found;
+}
+
+/** Absolute paths of an exercise's files; the reference solution's when `useSolution`. */
+export function exerciseFiles(
+  ex: Exercise,
+  options: { useSolution?: boolean; root?: string } = {},
+): { dir: string; student: string; lab: string } {
+  const dir = `${exercisesDir(options.root)}/${ex.slug}`;
+  const student = `${dir}/${options.useSolution ? "solution/" : ""}${ex.studentFile}`;
+  // Exercise 1's lab file is what the student writes; the others run on a given lab.
+  const lab = ex.labFile === ex.studentFile ? student : `${dir}/${ex.labFile}`;
+  return { dir, student, lab };
+}
+
+/**
+ * The name, id and switch ports every exercise lab file uses (`exercise-<n>`, `ex<n>`, gRPC
+ * 50070+n, Thrift 9170+n), chosen away from the other labs' defaults (50051.., 9090..).
+ */
+export function exerciseLabIdentity(ex: Exercise): LabIdentity {
+  return {
+    name: `exercise-${ex.number}`,
+    id: `ex${ex.number}`,
+    grpcPort: 50070 + ex.number,
+    thriftPort: 9170 + ex.number,
+  };
+}
+
+/** A path relative to the repository, for messages. */
+export function displayPath(path: string, root: string = repoRoot()): string {
+  return path.startsWith(`${root}/`) ? path.slice(root.length + 1) : path;
+}

@@ -1,0 +1,82 @@
+/**
+ * What every exercise check receives, and the small lab helpers they share: which host plays the
+ * client, where the client's log is, waiting until it answers.
+ *
+ * @module
+ */
+import { readPlacements } from "../lab/session.ts";
+import type { Host, Lab } from "../lab/types.ts";
+import type { Progress } from "../progress.ts";
+import type { Shell } from "../shell.ts";
+import type { WorkloadPlacement } from "../workloads/start.ts";
+import type { Exercise } from "./catalog.ts";
+import type { ExerciseLabOptions } from "./exercise_lab.ts";
+import type { Grader } from "./grading.ts";
+import { readClientRecords } from "./client_judge.ts";
+
+export interface CheckContext {
+  exercise: Exercise;
+  /** Absolute paths: the exercise directory, the checked file, the lab file. */
+  files: { dir: string; student: string; lab: string };
+  grader: Grader;
+  /** How to bring the exercise's lab up (identity for tests, keep, shell, progress). */
+  labOptions: ExerciseLabOptions;
+  shell: Shell;
+  progress: Progress;
+}
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** A host by name; throws (a bug in the exercise's lab) when missing. */
+export function hostNamed(lab: Lab, name: string): Host {
+  const host = lab.hosts.find((h) => h.name === name);
+  if (!host) throw new Error(`Lab ${lab.name} has no host ${name}`);
+  return host;
+}
+
+/** The host clients run on: a client workload's, else the first host that is not a backend. */
+export function clientHost(lab: Lab): Host {
+  const client = lab.workloads.find((w) => w.role === "client");
+  if (client) return hostNamed(lab, client.host);
+  const host = lab.hosts.find((h) => !lab.loadBalancer.backends.includes(h.name));
+  if (!host) throw new Error(`Lab ${lab.name} has no host outside the backends`);
+  return host;
+}
+
+/** Where a workload runs, from the lab's placement file. */
+export async function placementOf(lab: Lab, workload: string): Promise<WorkloadPlacement> {
+  const placement = (await readPlacements(lab.runDir!)).find((p) => p.name === workload);
+  if (!placement) throw new Error(`Lab ${lab.name} runs no workload ${workload}`);
+  return placement;
+}
+
+/**
+ * Waits until the client's log shows `answers` answers on each of `connections` connections
+ * (at most `timeoutMs`); returns whether it did.
+ */
+export async function waitForClient(
+  logFile: string,
+  connections: number,
+  answers = 5,
+  timeoutMs = 5000,
+): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const text = await Deno.readTextFile(logFile).catch(() => "");
+    try {
+      const counts = new Map<number, number>();
+      for (const r of readClientRecords(text, logFile)) {
+        if (r.kind === "answer") counts.set(r.conn, (counts.get(r.conn) ?? 0) + 1);
+      }
+      const ready = [...counts.values()].filter((n) => n >= answers).length;
+      if (ready >= connections) return true;
+    } catch { /* a line being written */ }
+    await sleep(50);
+  }
+  return false;
+}
+
+/** The client's records from its log. */
+export async function readClientLog(logFile: string) {
+  return readClientRecords(await Deno.readTextFile(logFile).catch(() => ""), logFile);
+}

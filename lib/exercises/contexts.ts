@@ -1,0 +1,59 @@
+/**
+ * What the exercise checks hand to the student's code: the signatures students implement in
+ * `lab/exercises/<n>-<slug>/` and the contexts they receive. Their files import these types.
+ *
+ * @module
+ */
+import type { ControllerApi } from "../controller/api_client.ts";
+import type { Lab } from "../lab/types.ts";
+import type { P4RuntimeClient } from "../p4runtime/client.ts";
+import type { Shell } from "../shell.ts";
+
+export type { AddBackend } from "./pool_judge.ts";
+
+/** Exercise 2: writes the load balancer's entries through a connected, primary client. */
+export type ProgramLoadBalancer = (sw: P4RuntimeClient, lab: Lab) => Promise<void>;
+
+/** A host taking part in a migration. */
+export interface MigrationHost {
+  name: string;
+  ip: string;
+  /** Its network namespace (`/run/netns/<netns>`). */
+  netns: string;
+  /** Its Podman pod (container hosts). */
+  pod?: string;
+}
+
+/** Everything exercise 3's `migrateServer` needs. */
+export interface ProcessMigration {
+  /** Pid of the server process, running in `source.netns`. */
+  pid: number;
+  source: MigrationHost;
+  target: MigrationHost;
+  /** An empty directory for the checkpoint. */
+  imagesDir: string;
+  /** The lab's controller (it owns the switch). */
+  controller: ControllerApi;
+  shell: Shell;
+  /** Prints a line under the check's progress. */
+  log(message: string): void;
+}
+
+/** Exercise 3: moves the server; returns its pid on the target. */
+export type MigrateServer = (m: ProcessMigration) => Promise<number>;
+
+/** Everything exercise 4's `migrateContainer` needs. */
+export interface ContainerMigration {
+  /** Name of the server container, running in `source.pod`. */
+  container: string;
+  source: MigrationHost & { pod: string };
+  target: MigrationHost & { pod: string };
+  /** An empty directory for the checkpoint archives. */
+  dir: string;
+  controller: ControllerApi;
+  shell: Shell;
+  log(message: string): void;
+}
+
+/** Exercise 4: moves the container into the target pod. */
+export type MigrateContainer = (m: ContainerMigration) => Promise<void>;
