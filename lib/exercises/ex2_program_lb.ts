@@ -106,8 +106,9 @@ export async function checkProgramLb(ctx: CheckContext): Promise<void> {
         ? fail(
           `packets per backend over ${PROBES} new connections: ${shares}`,
           `point some slots at ${idle.map((b) => b.name).join(" and ")} too, in contiguous ` +
-            "blocks (slot i -> backend floor(i * backends / slots) + 1): Linux's even source " +
-            "ports make the hash's lowest bit uneven, so alternating slots favour one backend",
+            "blocks (slot i -> backend floor(i * backends / slots) + 1): for a burst of " +
+            "connections from one host the hash's lowest bit hardly changes, so alternating " +
+            "slots send the whole burst to one backend",
         )
         : pass(`packets per backend over ${PROBES} new connections: ${shares}`);
     });

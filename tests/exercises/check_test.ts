@@ -128,7 +128,10 @@ exerciseTest(4, ["root", "netns", "bmv2", "criu", "podman"], (r, identity) => {
 });
 
 exerciseTest(5, ["root", "netns", "bmv2"], (r) => {
-  assert.deepEqual(failed(r), [
+  // With the starter's two slots, where a burst of new connections goes depends on one bit of
+  // the hash, constant within a burst: "new connections reach h2" passes half of the time.
+  const random = "new connections reach h2";
+  assert.deepEqual(failed(r).filter((t) => t !== random), [
     "existing backends keep their ids and addresses",
     "the new backend gets an unused id (1..255)",
     "the slot table keeps its size",
