@@ -74,7 +74,7 @@ export const DEFAULT_SLOT_COUNT = 16;
 
 /**
  * The initial load balancer state of a lab: its backends get ids 1, 2, ... in order and the
- * slots are dealt round-robin.
+ * slots are dealt in contiguous blocks.
  */
 export function initialLbState(lab: Lab, options: { slotCount?: number } = {}): LbState {
   const slotCount = options.slotCount ?? DEFAULT_SLOT_COUNT;
@@ -94,9 +94,11 @@ export function initialLbState(lab: Lab, options: { slotCount?: number } = {}): 
     host: name,
     ip: findHost(lab, name).ip,
   }));
+  // Contiguous blocks, not round-robin: the switch's crc32 of one client's burst of connections
+  // keeps its low bit constant, so with round-robin slots the burst would land on one backend.
   const slots = Array.from(
     { length: slotCount },
-    (_, i) => backends.length ? backends[i % backends.length].id : 0,
+    (_, i) => backends.length ? backends[Math.floor((i * backends.length) / slotCount)].id : 0,
   );
   // Hosts that run a client are not migration targets; every other host is a standby.
   const clientHosts = new Set(lab.workloads.filter((w) => w.role === "client").map((w) => w.host));

@@ -109,13 +109,13 @@ function slotShare(state: LbState): Record<number, number> {
   return out;
 }
 
-Deno.test("initial state numbers backends from 1 and deals slots round-robin", () => {
+Deno.test("initial state numbers backends from 1 and deals slots in contiguous blocks", () => {
   const state = initialLbState(oneSwitchLab(), { slotCount: 8 });
   assert.deepEqual(state.backends, [
     { id: 1, host: "h2", ip: "10.0.2.10" },
     { id: 2, host: "h3", ip: "10.0.3.10" },
   ]);
-  assert.deepEqual(state.slots, [1, 2, 1, 2, 1, 2, 1, 2]);
+  assert.deepEqual(state.slots, [1, 1, 1, 1, 2, 2, 2, 2]);
   assert.equal(state.vip, "10.0.0.100");
   assert.throws(() => initialLbState(oneSwitchLab(), { slotCount: 0 }), UserError);
   assert.throws(() => initialLbState(oneSwitchLab(["h9"])), /"h9" is not a host/);
