@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { ControllerApi } from "../controller/api_client.ts";
 import { readPlacements } from "../lab/session.ts";
 import type { Host, Lab } from "../lab/types.ts";
 import type { Progress } from "../progress.ts";
@@ -79,4 +80,34 @@ export async function waitForClient(
 /** The client's records from its log. */
 export async function readClientLog(logFile: string) {
   return readClientRecords(await Deno.readTextFile(logFile).catch(() => ""), logFile);
+}
+
+/** What a migration exercise's check has once its lab runs: the workloads, the API, a work dir. */
+export interface RunningMigrationLab {
+  server: WorkloadPlacement;
+  client: WorkloadPlacement;
+  api: ControllerApi;
+  /** A fresh directory for the student's checkpoint files. */
+  dir: string;
+}
+
+/**
+ * Brings a migration exercise's lab up, waits until its client answers on all `connections`,
+ * finds the controller, and makes a checkpoint directory under `<runDir>/<name>/`.
+ */
+export async function startMigrationLab(
+  exLab: { up(): Promise<unknown>; lab: Lab; runDir: string },
+  name: string,
+  connections: number,
+): Promise<RunningMigrationLab> {
+  await exLab.up();
+  const server = await placementOf(exLab.lab, "server");
+  const client = await placementOf(exLab.lab, "client");
+  await waitForClient(client.logFile, connections);
+  const api = await ControllerApi.forLab(exLab.lab, { timeoutMs: 10_000 });
+  await api.health();
+  const stamp = new Date().toISOString().replace(/[:.]/g, "-");
+  const dir = `${exLab.runDir}/${name}/${stamp}`;
+  await Deno.mkdir(dir, { recursive: true });
+  return { server, client, api, dir };
 }

@@ -7,17 +7,16 @@
  *
  * @module
  */
-import { ControllerApi } from "../controller/api_client.ts";
+import type { ControllerApi } from "../controller/api_client.ts";
 import { readPlacements, writePlacements } from "../lab/session.ts";
 import { pidAlive } from "../shell.ts";
 import { judgeCounters, judgeSurvival, summariseContinuity } from "./client_judge.ts";
 import {
   type CheckContext,
   hostNamed,
-  placementOf,
   readClientLog,
   sleep,
-  waitForClient,
+  startMigrationLab,
 } from "./check_context.ts";
 import type { MigrateServer, MigrationHost } from "./contexts.ts";
 import { ExerciseLab } from "./exercise_lab.ts";
@@ -100,15 +99,11 @@ export async function checkMigrateProcess(ctx: CheckContext): Promise<void> {
     return;
   }
 
-  await exLab.up();
-  const server = await placementOf(lab, "server");
-  const client = await placementOf(lab, "client");
-  await waitForClient(client.logFile, CLIENT_CONNECTIONS);
-  const api = await ControllerApi.forLab(lab, { timeoutMs: 10_000 });
-  await api.health();
-  const stamp = new Date().toISOString().replace(/[:.]/g, "-");
-  const imagesDir = `${exLab.runDir}/exercise-3/${stamp}`;
-  await Deno.mkdir(imagesDir, { recursive: true });
+  const { server, client, api, dir: imagesDir } = await startMigrationLab(
+    exLab,
+    "exercise-3",
+    CLIENT_CONNECTIONS,
+  );
 
   const t0 = Date.now();
   const done = progress.step(`run your migrateServer(): ${source.name} -> ${target.name}`);

@@ -5,18 +5,11 @@
  *
  * @module
  */
-import { ControllerApi } from "../controller/api_client.ts";
 import { readPlacements, writePlacements } from "../lab/session.ts";
 import type { Lab } from "../lab/types.ts";
 import type { Shell } from "../shell.ts";
 import { judgeCounters, judgeSurvival, summariseContinuity } from "./client_judge.ts";
-import {
-  type CheckContext,
-  placementOf,
-  readClientLog,
-  sleep,
-  waitForClient,
-} from "./check_context.ts";
+import { type CheckContext, readClientLog, sleep, startMigrationLab } from "./check_context.ts";
 import type { MigrateContainer, MigrationHost } from "./contexts.ts";
 import { judgeLockReleased, judgeSwitchMoved, migrationHosts } from "./ex3_migrate_process.ts";
 import { ExerciseLab } from "./exercise_lab.ts";
@@ -109,15 +102,11 @@ export async function checkMigrateContainer(ctx: CheckContext): Promise<void> {
     return;
   }
 
-  await exLab.up();
-  const server = await placementOf(lab, "server");
-  const client = await placementOf(lab, "client");
-  await waitForClient(client.logFile, CLIENT_CONNECTIONS);
-  const api = await ControllerApi.forLab(lab, { timeoutMs: 10_000 });
-  await api.health();
-  const stamp = new Date().toISOString().replace(/[:.]/g, "-");
-  const dir = `${exLab.runDir}/exercise-4/${stamp}`;
-  await Deno.mkdir(dir, { recursive: true });
+  const { server, client, api, dir } = await startMigrationLab(
+    exLab,
+    "exercise-4",
+    CLIENT_CONNECTIONS,
+  );
 
   const t0 = Date.now();
   const done = progress.step(`run your migrateContainer(): ${source.pod} -> ${target.pod}`);
