@@ -4,6 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { capTest, missing } from "../_caps.ts";
+import { assertClientIntact, CONNS, criuTables, NEEDS, prefix, startedRig } from "./_rig.ts";
 import {
   criuCanTrackMemory,
   criuDump,
@@ -15,50 +16,11 @@ import {
 } from "../../lib/criu/checkpoint.ts";
 import { rewriteDumpAddresses } from "../../lib/criu/rewrite.ts";
 import { assertInNetns, criuSelfCheck } from "../../lib/criu/selfcheck.ts";
-import { MigrationRig } from "../../lib/criu/selfcheck_rig.ts";
-import { computeDowntime } from "../../lib/workloads/client_log.ts";
-import { defaultShell, inNetns, pidAlive, processStat } from "../../lib/shell.ts";
-
-const NEEDS = ["netns", "criu"] as const;
-const CONNS = 2;
-
-function prefix(): string {
-  return `p4t${crypto.randomUUID().slice(0, 6)}`;
-}
+import { defaultShell, pidAlive, processStat } from "../../lib/shell.ts";
 
 async function netnsNames(): Promise<string[]> {
   const out = await defaultShell.run(["ip", "netns", "list"]);
   return out.stdout.split("\n").map((l) => l.split(" ")[0]).filter(Boolean);
-}
-
-/** Names of CRIU's nftables lock tables in a namespace. */
-async function criuTables(netns: string): Promise<string[]> {
-  const out = await defaultShell.run(inNetns(netns, ["nft", "list", "tables"]));
-  return out.stdout.split("\n").filter((l) => l.includes("CRIU-"));
-}
-
-/** A rig with the server on the source and a client with CRIU's connections warmed up. */
-async function startedRig(): Promise<{ rig: MigrationRig; pid: number }> {
-  const rig = await MigrationRig.create({ prefix: prefix() });
-  try {
-    const pid = await rig.startServer("source");
-    await rig.startClient(CONNS);
-    await rig.waitForAnswers(CONNS, 10);
-    return { rig, pid };
-  } catch (err) {
-    await rig.dispose();
-    throw err;
-  }
-}
-
-/** The client kept every connection and every counter continued. */
-async function assertClientIntact(rig: MigrationRig, sinceMs: number): Promise<void> {
-  await rig.waitForAnswers(CONNS, 10, sinceMs, 8000);
-  await rig.stopClient();
-  const report = computeDowntime(await rig.clientRecords(), { migrationStartMs: sinceMs });
-  assert.equal(report.anyBroken, false);
-  assert.equal(report.countsContinuous, true);
-  assert.equal(report.connections.length, CONNS);
 }
 
 capTest({

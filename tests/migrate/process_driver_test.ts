@@ -2,14 +2,12 @@ import assert from "node:assert/strict";
 import { capTest } from "../_caps.ts";
 import { dumpArgv, nftLockCleanupArgv, preDumpArgv } from "../../lib/criu/commands.ts";
 import { readDumpInfo } from "../../lib/criu/dump_info.ts";
-import { MigrationRig } from "../../lib/criu/selfcheck_rig.ts";
 import { assertInNetns } from "../../lib/criu/selfcheck.ts";
 import { planProcessMigration, ProcessDriver } from "../../lib/migrate/process_driver.ts";
 import { type MigrationResult, runMigration } from "../../lib/migrate/run.ts";
 import { RecordingProgress } from "../../lib/progress.ts";
 import {
   defaultShell,
-  inNetns,
   pidAlive,
   processStat,
   RecordingShell,
@@ -24,6 +22,7 @@ import {
   DUMP1_TARGET_IP,
   dump1Images,
 } from "../criu/_fixtures.ts";
+import { assertClientIntact, CONNS, criuTables, NEEDS, startedRig } from "../criu/_rig.ts";
 
 const line = (argv: string[]) => argv.join(" ");
 
@@ -126,31 +125,9 @@ Deno.test("ProcessDriver: dump, transfer, rewrite and cleanup keep the original 
 
 // --- The CRIU tier: real migrations through runMigration on the nft-stand-in rig. ---
 
-const NEEDS = ["netns", "criu"] as const;
-const CONNS = 2;
-
-/** Names of CRIU's nftables lock tables in a namespace. */
-async function criuTables(netns: string): Promise<string[]> {
-  const out = await defaultShell.run(inNetns(netns, ["nft", "list", "tables"]));
-  return out.stdout.split("\n").filter((l) => l.includes("CRIU-"));
-}
-
 function summary(r: MigrationResult): string {
   return r.phases.map((p) => `${p.phase} ${p.ms.toFixed(0)}${p.note ? ` (${p.note})` : ""}`)
     .join(", ") + `; frozen ${r.frozenMs.toFixed(0)} ms`;
-}
-
-async function startedRig(): Promise<{ rig: MigrationRig; pid: number }> {
-  const rig = await MigrationRig.create({ prefix: `p4t${crypto.randomUUID().slice(0, 6)}` });
-  try {
-    const pid = await rig.startServer("source");
-    await rig.startClient(CONNS);
-    await rig.waitForAnswers(CONNS, 10);
-    return { rig, pid };
-  } catch (err) {
-    await rig.dispose();
-    throw err;
-  }
 }
 
 capTest({
@@ -271,11 +248,7 @@ capTest({
       const info = await readDumpInfo(driver.plan.imagesDir);
       assert.ok(info.sockets.every((s) => s.srcAddr === source.ip));
 
-      await rig.waitForAnswers(CONNS, 10, Date.now(), 8000);
-      await rig.stopClient();
-      const report = computeDowntime(await rig.clientRecords(), { migrationStartMs: since });
-      assert.equal(report.anyBroken, false);
-      assert.equal(report.countsContinuous, true);
+      await assertClientIntact(rig, since, Date.now());
     } finally {
       await rig.dispose();
     }
