@@ -2,22 +2,8 @@
  * Small labs for the controller tests, built in code (no lab file): one switch with four hosts,
  * or two linked switches. Switch gRPC ports are given (fake servers or BMv2 on free ports).
  */
+import { testHost } from "../_hosts.ts";
 import type { Host, Lab, Switch } from "../../lib/lab/types.ts";
-
-function host(n: number, sw: string, port: number): Host {
-  return {
-    name: `h${n}`,
-    kind: "netns",
-    ip: `10.0.${n}.10`,
-    prefix: 24,
-    mac: `02:00:00:00:0${n}:10`,
-    iface: "eth0",
-    gateway: `10.0.${n}.1`,
-    gatewayMac: `02:00:00:00:0${n}:01`,
-    switch: sw,
-    switchPort: port,
-  };
-}
 
 function hostPorts(sw: string, hosts: Host[]): Switch["ports"] {
   return hosts.filter((h) => h.switch === sw).map((h) => ({
@@ -44,7 +30,7 @@ function lab(name: string, runDir: string, hosts: Host[], switches: Switch[]): L
 
 /** s1 with h1 (client) .. h4 on ports 1..4; backend h2. */
 export function oneSwitchLab(runDir: string, grpcPort: number, deviceId = 0): Lab {
-  const hosts = [1, 2, 3, 4].map((n) => host(n, "s1", n));
+  const hosts = [1, 2, 3, 4].map((n) => testHost(n, "s1", n));
   const s1: Switch = {
     name: "s1",
     kind: "bmv2",
@@ -61,7 +47,12 @@ export function oneSwitchLab(runDir: string, grpcPort: number, deviceId = 0): La
  * has h3, h4 on ports 2, 3. Backend h2.
  */
 export function twoSwitchLab(runDir: string, grpcPorts: [number, number]): Lab {
-  const hosts = [host(1, "s1", 1), host(2, "s1", 2), host(3, "s2", 2), host(4, "s2", 3)];
+  const hosts = [
+    testHost(1, "s1", 1),
+    testHost(2, "s1", 2),
+    testHost(3, "s2", 2),
+    testHost(4, "s2", 3),
+  ];
   const s1: Switch = {
     name: "s1",
     kind: "bmv2",

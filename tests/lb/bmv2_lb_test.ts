@@ -6,6 +6,7 @@
  * established connection where it was; migrating a backend (one MODIFY) moves exactly that
  * backend's connections; UDP to the VIP is dropped and counted.
  */
+import { testHost } from "../_hosts.ts";
 import assert from "node:assert/strict";
 import { capTest } from "../_caps.ts";
 import type { Host, Lab, Switch } from "../../lib/lab/types.ts";
@@ -97,18 +98,7 @@ for line in sys.stdin:
 `;
 
 function testLab(prefix: string, grpcPort: number, thriftPort: number): Lab {
-  const host = (n: number): Host => ({
-    name: `h${n}`,
-    kind: "netns",
-    ip: `10.0.${n}.10`,
-    prefix: 24,
-    mac: `02:00:00:00:0${n}:10`,
-    iface: "eth0",
-    gateway: `10.0.${n}.1`,
-    gatewayMac: `02:00:00:00:0${n}:01`,
-    switch: "s1",
-    switchPort: n,
-  });
+  const host = (n: number): Host => testHost(n, "s1", n);
   const hosts = [host(1), host(2), host(3)];
   const s1: Switch = {
     name: "s1",

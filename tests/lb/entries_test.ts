@@ -1,3 +1,4 @@
+import { testHost } from "../_hosts.ts";
 import assert from "node:assert/strict";
 import type { Host, Lab, Switch } from "../../lib/lab/types.ts";
 import {
@@ -14,21 +15,6 @@ import {
 } from "../../lib/lb/entries.ts";
 import { ACTIONS, TABLES } from "../../lib/p4/lb_program.ts";
 import { UserError } from "../../lib/errors.ts";
-
-function host(n: number, sw: string, port: number): Host {
-  return {
-    name: `h${n}`,
-    kind: "netns",
-    ip: `10.0.${n}.10`,
-    prefix: 24,
-    mac: `02:00:00:00:0${n}:10`,
-    iface: "eth0",
-    gateway: `10.0.${n}.1`,
-    gatewayMac: `02:00:00:00:0${n}:01`,
-    switch: sw,
-    switchPort: port,
-  };
-}
 
 function lab(hosts: Host[], switches: Switch[], backends: string[]): Lab {
   return {
@@ -55,7 +41,7 @@ function sw(n: number, ports: Switch["ports"]): Switch {
 
 /** One switch: h1 (client) on port 1, servers h2 and h3 on ports 2 and 3. */
 function oneSwitchLab(backends = ["h2", "h3"]): Lab {
-  const hosts = [host(1, "s1", 1), host(2, "s1", 2), host(3, "s1", 3)];
+  const hosts = [testHost(1, "s1", 1), testHost(2, "s1", 2), testHost(3, "s1", 3)];
   const ports = hosts.map((h) => ({
     port: h.switchPort,
     iface: `s1-p${h.switchPort}`,
@@ -67,7 +53,7 @@ function oneSwitchLab(backends = ["h2", "h3"]): Lab {
 
 /** A chain s1 - s2 - s3 - s4, host hN on sN port 1; inter-switch links on ports 2 (left) and 3. */
 function chainLab(): Lab {
-  const hosts = [1, 2, 3, 4].map((n) => host(n, `s${n}`, 1));
+  const hosts = [1, 2, 3, 4].map((n) => testHost(n, `s${n}`, 1));
   const portMac = (s: number, p: number) => `02:aa:00:00:0${s}:0${p}`;
   const switches = [1, 2, 3, 4].map((n) => {
     const ports: Switch["ports"] = [{
