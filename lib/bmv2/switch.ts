@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { waitForPort } from "../net/port.ts";
 import type { Switch } from "../lab/types.ts";
 import { defaultShell, pidAlive, type Shell, spawnDetached } from "../shell.ts";
 
@@ -86,13 +87,13 @@ export async function startSwitch(sw: Switch, options: StartSwitchOptions): Prom
     pidFile: files.pidFile,
   });
   const running = { name: sw.name, pid, grpcAddress: `127.0.0.1:${sw.grpcPort}`, files };
-  const deadline = Date.now() + (options.timeoutMs ?? 15_000);
-  while (Date.now() < deadline) {
-    if (!pidAlive(pid)) {
-      throw new Error(`Switch ${sw.name} exited during start-up: ${await tail(files.output)}`);
-    }
-    if (await portOpen(sw.grpcPort)) return running;
-    await sleep(100);
+  const ready = await waitForPort(sw.grpcPort, {
+    timeoutMs: options.timeoutMs ?? 15_000,
+    stillRunning: () => pidAlive(pid),
+  });
+  if (ready) return running;
+  if (!pidAlive(pid)) {
+    throw new Error(`Switch ${sw.name} exited during start-up: ${await tail(files.output)}`);
   }
   await stopSwitch(running);
   throw new Error(
@@ -123,16 +124,6 @@ function signal(pid: number, sig: Deno.Signal): void {
     Deno.kill(pid, sig);
   } catch {
     // Already gone.
-  }
-}
-
-async function portOpen(port: number): Promise<boolean> {
-  try {
-    const conn = await Deno.connect({ hostname: "127.0.0.1", port });
-    conn.close();
-    return true;
-  } catch {
-    return false;
   }
 }
 

@@ -9,6 +9,7 @@
  *
  * @module
  */
+import { waitForPort } from "../net/port.ts";
 import { LAB_LABEL } from "../lab/naming.ts";
 import type { Lab, Switch } from "../lab/types.ts";
 import { type Progress, silentProgress } from "../progress.ts";
@@ -91,21 +92,6 @@ export function switchContainerArgv(
   ];
 }
 
-/** Waits until 127.0.0.1:port accepts a TCP connection (bounded). */
-export async function waitForPort(port: number, timeoutMs = 10_000): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    try {
-      const conn = await Deno.connect({ hostname: "127.0.0.1", port });
-      conn.close();
-      return true;
-    } catch {
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  }
-  return false;
-}
-
 export interface SwitchStarterOptions {
   /** Wait for the gRPC port to accept connections (default true). */
   waitReady?: boolean;
@@ -130,7 +116,7 @@ export function switchStarter(
     }
     if (
       options.waitReady !== false &&
-      !(await waitForPort(ctx.switch.grpcPort, options.readyTimeoutMs))
+      !(await waitForPort(ctx.switch.grpcPort, { timeoutMs: options.readyTimeoutMs }))
     ) {
       throw new Error(
         `Switch ${ctx.switch.name} did not open gRPC port ${ctx.switch.grpcPort} (see ${ctx.logFile})`,
