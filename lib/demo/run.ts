@@ -13,8 +13,7 @@ import type { Lab } from "../lab/types.ts";
 import { migrateWorkload, type MigrationReport } from "../migrate/lab_migration.ts";
 import type { Progress } from "../progress.ts";
 import { latencyPlotSvg, type LatencySample, type MarkedWindow } from "../report/plot.ts";
-import { parseClientLog } from "../workloads/client_log.ts";
-import { stripContainerLogPrefix } from "../workloads/start.ts";
+import { clientJsonLines, parseWorkloadLog } from "../workloads/client_log.ts";
 
 export interface DemoStep {
   lab: string;
@@ -57,9 +56,8 @@ async function clientLogOf(lab: Lab): Promise<string | undefined> {
 
 async function readSamples(logFile: string): Promise<LatencySample[]> {
   const text = await Deno.readTextFile(logFile).catch(() => "");
-  const lines = text.split("\n").map(stripContainerLogPrefix).filter((l) => l.startsWith("{"));
   const samples: LatencySample[] = [];
-  for (const r of parseClientLog(lines.join("\n"), logFile)) {
+  for (const r of parseWorkloadLog(text, logFile)) {
     if (r.kind === "answer") samples.push({ t: r.t, latencyMs: r.latencyMs, conn: r.conn });
   }
   return samples;
@@ -74,9 +72,7 @@ async function withTicker<T>(
   if (!logFile || !onTick) return await work();
   const timer = setInterval(async () => {
     const text = await Deno.readTextFile(logFile).catch(() => "");
-    const last = text.trimEnd().split("\n").map(stripContainerLogPrefix).filter((l) =>
-      l.startsWith("{")
-    ).at(-1);
+    const last = clientJsonLines(text).at(-1);
     if (last) onTick(`client: ${last}`);
   }, 250);
   try {

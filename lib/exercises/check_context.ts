@@ -13,7 +13,7 @@ import type { WorkloadPlacement } from "../workloads/start.ts";
 import type { Exercise } from "./catalog.ts";
 import type { ExerciseLabOptions } from "./exercise_lab.ts";
 import type { Grader } from "./grading.ts";
-import { readClientRecords } from "./client_judge.ts";
+import { parseWorkloadLog } from "../workloads/client_log.ts";
 
 export interface CheckContext {
   exercise: Exercise;
@@ -66,7 +66,7 @@ export async function waitForClient(
     const text = await Deno.readTextFile(logFile).catch(() => "");
     try {
       const counts = new Map<number, number>();
-      for (const r of readClientRecords(text, logFile)) {
+      for (const r of parseWorkloadLog(text, logFile)) {
         if (r.kind === "answer") counts.set(r.conn, (counts.get(r.conn) ?? 0) + 1);
       }
       const ready = [...counts.values()].filter((n) => n >= answers).length;
@@ -79,7 +79,7 @@ export async function waitForClient(
 
 /** The client's records from its log. */
 export async function readClientLog(logFile: string) {
-  return readClientRecords(await Deno.readTextFile(logFile).catch(() => ""), logFile);
+  return parseWorkloadLog(await Deno.readTextFile(logFile).catch(() => ""), logFile);
 }
 
 /** What a migration exercise's check has once its lab runs: the workloads, the API, a work dir. */

@@ -5,8 +5,7 @@
  *
  * @module
  */
-import { type ClientRecord, computeDowntime, parseClientLog } from "../workloads/client_log.ts";
-import { stripContainerLogPrefix } from "../workloads/start.ts";
+import { type ClientRecord, computeDowntime } from "../workloads/client_log.ts";
 import { fail, pass, type Verdict } from "./grading.ts";
 
 /** Per-connection facts around the change. */
@@ -20,12 +19,6 @@ export interface ContinuitySummary {
   countsContinuous: boolean;
   /** The worst connection's outage, ms. */
   worstDowntimeMs: number;
-}
-
-/** Parses a client log (a process's output or a container's k8s-file log). */
-export function readClientRecords(text: string, source: string): ClientRecord[] {
-  const lines = text.split("\n").map(stripContainerLogPrefix).filter((l) => l.startsWith("{"));
-  return parseClientLog(lines.join("\n"), source);
 }
 
 /**

@@ -13,9 +13,9 @@ import { readPlacements, runDirOf, writePlacements } from "../lab/session.ts";
 import type { Host, Lab } from "../lab/types.ts";
 import { type Progress, silentProgress } from "../progress.ts";
 import { defaultShell, type Shell } from "../shell.ts";
-import { computeDowntime, type DowntimeReport, parseClientLog } from "../workloads/client_log.ts";
+import { computeDowntime, type DowntimeReport, parseWorkloadLog } from "../workloads/client_log.ts";
 import { type RedisSnapshot, redisSnapshot } from "../workloads/redis_probe.ts";
-import { stripContainerLogPrefix, type WorkloadPlacement } from "../workloads/start.ts";
+import type { WorkloadPlacement } from "../workloads/start.ts";
 import { ContainerDriver } from "./container_driver.ts";
 import { ProcessDriver } from "./process_driver.ts";
 import { type MigrationDriver, type MigrationResult, runMigration } from "./run.ts";
@@ -86,8 +86,7 @@ async function clientDowntime(
   const placement = client && placements.find((p) => p.name === client.name);
   if (!placement) return undefined;
   const text = await Deno.readTextFile(placement.logFile).catch(() => "");
-  const lines = text.split("\n").map(stripContainerLogPrefix).filter((l) => l.startsWith("{"));
-  const records = parseClientLog(lines.join("\n"), placement.logFile);
+  const records = parseWorkloadLog(text, placement.logFile);
   return { client: placement.name, ...computeDowntime(records, { migrationStartMs: startMs }) };
 }
 

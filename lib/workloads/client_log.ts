@@ -45,6 +45,24 @@ function isNum(v: unknown): v is number {
   return typeof v === "number" && Number.isFinite(v);
 }
 
+/** Removes Podman's k8s-file prefix (`<time> stdout F `) from a container log line. */
+export function stripContainerLogPrefix(line: string): string {
+  return line.replace(/^\S+ (?:stdout|stderr) [FP] /, "");
+}
+
+/**
+ * The JSON lines of a workload's log, whatever its kind: a process's output as is, a container's
+ * k8s-file log with Podman's line prefixes removed. Other lines (messages) are dropped.
+ */
+export function clientJsonLines(text: string): string[] {
+  return text.split("\n").map(stripContainerLogPrefix).filter((l) => l.startsWith("{"));
+}
+
+/** {@link parseClientLog} of a workload's log file text (see {@link clientJsonLines}). */
+export function parseWorkloadLog(text: string, source: string): ClientRecord[] {
+  return parseClientLog(clientJsonLines(text).join("\n"), source);
+}
+
 /**
  * Parses the client's output. A truncated last line (the client killed mid-write) is ignored;
  * any other malformed line is an error naming the line.

@@ -4,7 +4,7 @@
  *
  * Every workload writes its output to `<runDir>/workloads/<name>.log`, so the client's JSON
  * lines are in one place whatever the kind (containers use Podman's k8s-file log driver, whose
- * line prefix {@link stripContainerLogPrefix} removes).
+ * line prefix lib/workloads/client_log.ts removes).
  *
  * @module
  */
@@ -162,9 +162,4 @@ export async function startWorkload(
   }
   await shell.run(plan.argv);
   return { ...base, container: plan.argv[plan.argv.indexOf("--name") + 1], logFile: plan.logFile };
-}
-
-/** Removes Podman's k8s-file prefix (`<time> stdout F `) from a container log line. */
-export function stripContainerLogPrefix(line: string): string {
-  return line.replace(/^\S+ (?:stdout|stderr) [FP] /, "");
 }

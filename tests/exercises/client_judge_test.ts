@@ -1,8 +1,8 @@
+import { parseWorkloadLog } from "../../lib/workloads/client_log.ts";
 import assert from "node:assert/strict";
 import {
   judgeCounters,
   judgeSurvival,
-  readClientRecords,
   summariseContinuity,
 } from "../../lib/exercises/client_judge.ts";
 
@@ -22,7 +22,7 @@ Deno.test("connections answered after the change, with continuous counters, pass
     ...lines(1, 1000, 5),
     ...lines(1, 1400, 10, 6),
   ].join("\n");
-  const s = summariseContinuity(readClientRecords(text, "client.log"), 1100, 1300);
+  const s = summariseContinuity(parseWorkloadLog(text, "client.log"), 1100, 1300);
   assert.deepEqual(s.kept, [0, 1]);
   assert.equal(s.countsContinuous, true);
   assert.ok(s.worstDowntimeMs >= 300 && s.worstDowntimeMs < 330, String(s.worstDowntimeMs));
@@ -40,7 +40,7 @@ Deno.test("broken, silent and restarted connections fail with what happened", ()
     ...lines(2, 1000, 5),
     ...lines(2, 1400, 5, 1),
   ].map((l) => `2026-01-01T00:00:00.000000000+00:00 stdout F ${l}`).join("\n");
-  const s = summariseContinuity(readClientRecords(text, "container log"), 1100, 1300);
+  const s = summariseContinuity(parseWorkloadLog(text, "container log"), 1100, 1300);
   assert.deepEqual(s.broken, [{ conn: 0, event: "reset" }]);
   assert.deepEqual(s.silent, [1]);
   assert.deepEqual(s.kept, [2]);

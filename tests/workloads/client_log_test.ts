@@ -1,8 +1,10 @@
 import assert from "node:assert/strict";
 import {
+  clientJsonLines,
   type ClientRecord,
   computeDowntime,
   parseClientLog,
+  parseWorkloadLog,
 } from "../../lib/workloads/client_log.ts";
 import { UserError } from "../../lib/errors.ts";
 
@@ -138,4 +140,15 @@ Deno.test("a counter that restarts is reported as not continuous", () => {
   ].join("\n"));
   const report = computeDowntime(records);
   assert.equal(report.countsContinuous, false);
+});
+
+Deno.test("parseWorkloadLog reads a container's k8s-file log like a process's output", () => {
+  const json = '{"t":1000,"conn":0,"seq":0,"latency_ms":0.5,"count":1}';
+  const container = [
+    `2026-11-27T11:41:35.5+00:00 stdout F ${json}`,
+    "2026-11-27T11:41:35.6+00:00 stderr F counter_client: connected",
+  ].join("\n");
+  assert.deepEqual(clientJsonLines(container), [json]);
+  assert.deepEqual(parseWorkloadLog(container, "c"), parseWorkloadLog(json, "p"));
+  assert.equal(parseWorkloadLog(container, "c").length, 1);
 });
