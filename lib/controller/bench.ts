@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { latencyStats } from "../p4runtime/bench.ts";
 import type { ControllerApi } from "./api_client.ts";
 
 export interface MigrateBenchOptions {
@@ -37,17 +38,16 @@ export interface MigrateBenchResult {
   switchWrite: LatencySummary;
 }
 
-/** Summarises samples (nearest-rank percentiles). */
+/** Summarises samples (nearest-rank percentiles, as {@link latencyStats}), rounded to µs. */
 export function summarize(samples: readonly number[]): LatencySummary {
-  const s = [...samples].sort((a, b) => a - b);
-  const at = (q: number) => s[Math.min(s.length - 1, Math.max(0, Math.ceil(q * s.length) - 1))];
+  const s = latencyStats(samples);
   const round = (x: number) => Math.round(x * 1000) / 1000;
   return {
-    p50: round(at(0.5)),
-    p90: round(at(0.9)),
-    p99: round(at(0.99)),
-    max: round(s[s.length - 1]),
-    mean: round(s.reduce((a, b) => a + b, 0) / s.length),
+    p50: round(s.p50Ms),
+    p90: round(s.p90Ms),
+    p99: round(s.p99Ms),
+    max: round(s.maxMs),
+    mean: round(s.meanMs),
   };
 }
 
