@@ -7,12 +7,17 @@
  * Files in the checkpoint directory: `checkpoint.tar` (Podman's export, never modified: the
  * rollback restores from it) and `target.tar` (the transferred, rewritten copy).
  *
+ * With the container's CRIU configuration file (`criuConfig`, see lib/podman/criu_config.ts) the
+ * dump freezes fast and locks with nftables, and the restored server stays stopped until
+ * {@link ContainerDriver.resume}, which runMigration calls right after the switch update.
+ *
  * @module
  */
 import { encodeImage, parseImage } from "../criu/images.ts";
 import { releaseSourceLock } from "../criu/checkpoint.ts";
 import { rewriteInetAddresses } from "../criu/rewrite.ts";
 import { checkpointArgv, removeArgv, restoreArgv } from "../podman/checkpoint.ts";
+import { restoredPidPath, thawArgv, writeCriuConfig } from "../podman/criu_config.ts";
 import { editTarMember, listTar } from "../podman/tar.ts";
 import { defaultShell, type Shell } from "../shell.ts";
 import type { MigrationDriver } from "./run.ts";
@@ -28,6 +33,11 @@ export interface ContainerDriverOptions {
   toIp: string;
   /** Directory for the archives (kept after the migration for inspection). */
   checkpointDir: string;
+  /**
+   * The CRIU configuration file named by the container's `org.criu.config` annotation; absent
+   * for containers started without one (Podman's and CRIU's defaults then apply).
+   */
+  criuConfig?: string;
 }
 
 const FILES_IMG = "checkpoint/files.img";
@@ -35,6 +45,10 @@ const FILES_IMG = "checkpoint/files.img";
 export class ContainerDriver implements MigrationDriver {
   readonly #o: ContainerDriverOptions;
   readonly #shell: Shell;
+  /** Pid of the restored server while it waits stopped for {@link resume}. */
+  #stoppedPid?: number;
+  /** Pod ids by name, looked up before the freeze. */
+  readonly #podIds = new Map<string, string>();
 
   constructor(options: ContainerDriverOptions) {
     this.#o = options;
@@ -51,13 +65,42 @@ export class ContainerDriver implements MigrationDriver {
 
   async #podId(pod: string): Promise<string> {
     // Podman 4.3 cannot find a pod by name on restore (fixed in 5.2): pass its id.
-    const r = await this.#shell.run(["podman", "pod", "inspect", "--format", "{{.Id}}", pod]);
-    return r.stdout.trim();
+    let id = this.#podIds.get(pod);
+    if (!id) {
+      const r = await this.#shell.run(["podman", "pod", "inspect", "--format", "{{.Id}}", pod]);
+      id = r.stdout.trim();
+      this.#podIds.set(pod, id);
+    }
+    return id;
+  }
+
+  /** Looks both pods up while the container still runs (~30 ms each, not in the frozen window). */
+  async prepare(): Promise<string> {
+    await this.#podId(this.#o.targetPod);
+    await this.#podId(this.#o.sourcePod);
+    return "pod ids";
+  }
+
+  async #containerPid(): Promise<number> {
+    const r = await this.#shell.run(
+      ["podman", "inspect", "--format", "{{.State.Pid}}", this.#o.container],
+      { check: false },
+    );
+    return Number(r.stdout.trim()) || 0;
   }
 
   async dump(): Promise<string> {
     await Deno.mkdir(this.#o.checkpointDir, { recursive: true });
-    await this.#shell.run(checkpointArgv(this.#o.container, this.sourceArchive));
+    if (this.#o.criuConfig) await writeCriuConfig(this.#o.criuConfig);
+    try {
+      await this.#shell.run(checkpointArgv(this.#o.container, this.sourceArchive));
+    } catch (err) {
+      // CRIU leaves a cgroup frozen by the hook frozen when the dump fails; the source must
+      // keep serving.
+      const pid = this.#o.criuConfig ? await this.#containerPid() : 0;
+      if (pid > 0) await this.#shell.run(thawArgv(pid), { check: false });
+      throw err;
+    }
     const { size } = await Deno.stat(this.sourceArchive);
     return `${(size / 1024).toFixed(0)} KiB`;
   }
@@ -84,12 +127,42 @@ export class ContainerDriver implements MigrationDriver {
   async restore(): Promise<string> {
     // The checkpointed name is kept (Podman refuses --name with --tcp-established), so the
     // stopped source container must go first; the original archive still holds it.
+    const podId = await this.#podId(this.#o.targetPod);
+    const config = this.#o.criuConfig;
+    if (config) {
+      await writeCriuConfig(config, { leaveStopped: true });
+      await Deno.remove(restoredPidPath(config)).catch(() => {});
+    }
     await this.#shell.run(removeArgv(this.#o.container));
-    await this.#shell.run(restoreArgv(this.targetArchive, await this.#podId(this.#o.targetPod)));
-    return this.#o.targetPod;
+    await this.#shell.run(restoreArgv(this.targetArchive, podId));
+    if (!config) return this.#o.targetPod;
+    const recorded = await Deno.readTextFile(restoredPidPath(config)).catch(() => "");
+    this.#stoppedPid = Number(recorded.trim()) || await this.#containerPid();
+    return `${this.#o.targetPod}, pid ${this.#stoppedPid} stopped until the switch moves`;
+  }
+
+  /**
+   * Lets the restored server run (SIGCONT), then takes `leave-stopped` out of the CRIU
+   * configuration again. Idempotent; returns whether it resumed a server.
+   */
+  async resume(): Promise<boolean> {
+    const pid = this.#stoppedPid;
+    this.#stoppedPid = undefined;
+    let resumed = false;
+    if (pid) {
+      try {
+        Deno.kill(pid, "SIGCONT");
+        resumed = true;
+      } catch { /* gone already: nothing to resume */ }
+    }
+    if (this.#o.criuConfig) await writeCriuConfig(this.#o.criuConfig);
+    return resumed;
   }
 
   async restoreOnSource(): Promise<string> {
+    // A restore that failed half-way may have left a stopped server behind; it goes with rm.
+    this.#stoppedPid = undefined;
+    if (this.#o.criuConfig) await writeCriuConfig(this.#o.criuConfig);
     await this.#shell.run(removeArgv(this.#o.container));
     await this.#shell.run(restoreArgv(this.sourceArchive, await this.#podId(this.#o.sourcePod)));
     return this.#o.sourcePod;
@@ -113,6 +186,7 @@ export class ContainerDriver implements MigrationDriver {
       netns: this.#o.sourceNetns,
       imagesDir: dir,
     });
-    return removed.length ? `removed CRIU's lock (${removed.length} rules)` : "nothing left";
+    if (!removed.length) return "nothing left";
+    return `removed CRIU's lock: ${removed.length === 1 ? removed[0] : `${removed.length} rules`}`;
   }
 }

@@ -161,6 +161,7 @@ export async function migrateWorkload(
       fromIp: from.ip,
       toIp: to.ip,
       checkpointDir,
+      criuConfig: placement.criuConfig,
     });
   }
   const switchUpdate = options.switchUpdate ?? await controllerSwitchUpdate(lab);

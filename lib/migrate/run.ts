@@ -14,6 +14,7 @@
 import type { Progress } from "../progress.ts";
 
 export type PhaseName =
+  | "prepare"
   | "pre-dump"
   | "dump"
   | "transfer"
@@ -59,6 +60,8 @@ export interface MigrationResult {
 
 /** The workload-specific half of a migration. Each method throws on failure. */
 export interface MigrationDriver {
+  /** Lookups that must not count as frozen time (the workload keeps running). */
+  prepare?(): Promise<string | void>;
   /** Iterative pre-copy round `i` (0-based) while the workload keeps running. */
   preDump?(round: number): Promise<string | void>;
   /** Freeze and checkpoint; the source must keep running if this throws. */
@@ -131,6 +134,9 @@ export async function runMigration(
   };
   const lastError = () => phases.at(-1)?.error;
 
+  if (driver.prepare && !await phase("prepare", "prepare", () => driver.prepare!())) {
+    return finish("dump-failed", lastError());
+  }
   for (let round = 0; round < (options.preDumpRounds ?? 0); round++) {
     if (!driver.preDump) break;
     if (!await phase("pre-dump", `pre-dump round ${round + 1}`, () => driver.preDump!(round))) {
@@ -155,7 +161,7 @@ export async function runMigration(
     return finish(back ? "rolled-back" : "rollback-failed", error);
   }
   const switched = await phase("switch", "update switch", options.switchUpdate);
-  driver.resume?.();
+  await driver.resume?.();
   if (!switched) return finish("switch-failed", lastError());
   switchDoneAt = performance.now();
   await phase("cleanup", "clean up source", () => driver.cleanupSource());

@@ -12,6 +12,7 @@ import { which } from "../capabilities.ts";
 import { UserError } from "../errors.ts";
 import type { Host, Lab, Workload } from "../lab/types.ts";
 import { LAB_LABEL } from "../lab/naming.ts";
+import { CRIU_CONFIG_ANNOTATION, criuConfigPath, writeCriuConfig } from "../podman/criu_config.ts";
 import { type Shell, spawnDetached } from "../shell.ts";
 import type { HostImageSpec } from "../topology/host_image.ts";
 import type { WorkloadPaths } from "./build.ts";
@@ -26,6 +27,8 @@ export interface WorkloadPlacement {
   pidFile?: string;
   /** Container workloads: container name. */
   container?: string;
+  /** Container workloads: the CRIU configuration file named by its annotation. */
+  criuConfig?: string;
   logFile: string;
 }
 
@@ -37,6 +40,8 @@ export interface WorkloadStartPlan {
   pidFile?: string;
   /** Image to build first (container workloads). */
   image?: HostImageSpec;
+  /** CRIU configuration file to write before the container starts (container workloads). */
+  criuConfig?: string;
 }
 
 /** Fills `{vip}`, `{port}` and `{host_ip}` in a workload's command. */
@@ -117,11 +122,13 @@ export function planWorkloadStart(
   }
   const image = workloadImageSpec(workload.image ?? workload.name, argv);
   const container = workload.container ?? `${lab.id ?? lab.name}-${workload.name}`;
+  const criuConfig = criuConfigPath(runDir, workload.name);
   return {
     workload,
     host,
     logFile,
     image,
+    criuConfig,
     argv: [
       "podman",
       "run",
@@ -132,6 +139,8 @@ export function planWorkloadStart(
       host.pod,
       "--label",
       `${LAB_LABEL}=${lab.name}`,
+      "--annotation",
+      `${CRIU_CONFIG_ANNOTATION}=${criuConfig}`,
       "--log-driver",
       "k8s-file",
       "--log-opt",
@@ -160,6 +169,8 @@ export async function startWorkload(
     });
     return { ...base, pid, pidFile: plan.pidFile, logFile: plan.logFile };
   }
+  if (plan.criuConfig) await writeCriuConfig(plan.criuConfig);
   await shell.run(plan.argv);
-  return { ...base, container: plan.argv[plan.argv.indexOf("--name") + 1], logFile: plan.logFile };
+  const container = plan.argv[plan.argv.indexOf("--name") + 1];
+  return { ...base, container, criuConfig: plan.criuConfig, logFile: plan.logFile };
 }

@@ -100,3 +100,29 @@ Deno.test("a failed rollback is reported as such", async () => {
   assert.equal(result.outcome, "rollback-failed");
   assert.match(result.error ?? "", /restore broke/);
 });
+
+Deno.test("prepare runs before the frozen window; if it fails nothing else runs", async () => {
+  const calls: string[] = [];
+  const driver = {
+    ...fakeDriver(),
+    prepare: () => {
+      calls.push("prepare");
+      return new Promise<string>((r) => setTimeout(() => r("looked up"), 30));
+    },
+  };
+  const result = await runMigration(driver, {
+    progress: new RecordingProgress(),
+    switchUpdate: () => Promise.resolve(),
+  });
+  assert.deepEqual(result.phases.map((p) => p.phase).slice(0, 2), ["prepare", "dump"]);
+  assert.ok(result.wallMs - result.frozenMs >= 25, "prepare is not frozen time");
+
+  const failing = { ...fakeDriver(), prepare: () => Promise.reject(new Error("no such pod")) };
+  const failed = await runMigration(failing, {
+    progress: new RecordingProgress(),
+    switchUpdate: () => Promise.reject(new Error("must not be called")),
+  });
+  assert.equal(failed.outcome, "dump-failed");
+  assert.match(failed.error ?? "", /no such pod/);
+  assert.deepEqual(failing.calls, []);
+});
