@@ -11,6 +11,7 @@ import { MissingCapabilityError, UserError } from "../errors.ts";
 import { bmv2Argv } from "../bmv2/switch.ts";
 import { ControllerApi } from "../controller/api_client.ts";
 import { controllerAddressPath } from "../controller/api_types.ts";
+import { CONTROLLER_DENO_FLAGS } from "../controller/process_flags.ts";
 import { lbStatePath } from "../controller/state_file.ts";
 import { type Progress, silentProgress } from "../progress.ts";
 import { defaultShell, inNetns, pidAlive, type Shell, spawnDetached } from "../shell.ts";
@@ -127,6 +128,7 @@ async function ensureController(
     Deno.execPath(),
     "run",
     "-A",
+    ...CONTROLLER_DENO_FLAGS,
     MAIN_TS,
     "controller",
     "serve",

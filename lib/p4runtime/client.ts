@@ -41,6 +41,7 @@ import {
 } from "./messages.ts";
 import type { P4Info } from "./p4info.ts";
 import { P4_ERROR_TYPE_URL, p4runtimeProto } from "./proto.ts";
+import { appendRepeated, repeatedField } from "./wire.ts";
 
 /** An election id: a bigint (< 2^128) or its two 64-bit halves. */
 export type ElectionId = bigint | { high: bigint | number; low: bigint | number };
@@ -105,6 +106,9 @@ export interface RegisterCell {
 export type StreamListener = (message: StreamMessageResponse) => void;
 
 const MAX_MESSAGE = 256 * 1024 * 1024;
+/** Field numbers of `WriteRequest.updates` and `ReadResponse.entities` (proto/p4/v1). */
+const WRITE_REQUEST_UPDATES = 4;
+const READ_RESPONSE_ENTITIES = 1;
 
 function toUint128(id: ElectionId): Uint128 {
   if (typeof id === "bigint") {
@@ -137,6 +141,7 @@ export class P4RuntimeClient implements AsyncDisposable {
   readonly #rpcTimeoutMs: number;
   readonly #switchLog?: string;
   readonly #listeners = new Set<StreamListener>();
+  readonly #writeHeads = new Map<Atomicity | undefined, Uint8Array>();
   #stream?: grpc.ClientDuplexStream<StreamMessageRequest, StreamMessageResponse>;
   #primary = false;
   #primaryElectionId?: bigint;
@@ -399,33 +404,59 @@ export class P4RuntimeClient implements AsyncDisposable {
    * Writes updates, `batchSize` per request, in order. Every batch is sent even when one fails;
    * then a {@link P4RuntimeWriteError} lists each failed update by its index in `updates`.
    */
-  async write(updates: readonly Update[], options: WriteOptions = {}): Promise<void> {
-    const n = updates.length;
+  write(updates: readonly Update[], options: WriteOptions = {}): Promise<void> {
+    const codec = this.#proto.update;
+    const encodeRange = (start: number, end: number) => {
+      const out = new Array<Uint8Array>(end - start);
+      for (let i = start; i < end; i++) out[i - start] = codec.encode(updates[i]);
+      return out;
+    };
+    return this.#writeBatches(updates.length, encodeRange, (i) => updates[i], options);
+  }
+
+  /**
+   * Sends `n` updates in batches, each batch one WriteRequest framed from updates encoded one by
+   * one (see wire.ts): `encodeRange` encodes updates [start, end), `updateAt` gives back the
+   * update of a failure.
+   */
+  async #writeBatches(
+    n: number,
+    encodeRange: (start: number, end: number) => readonly Uint8Array[],
+    updateAt: (index: number) => Update,
+    options: WriteOptions,
+  ): Promise<void> {
     const batchSize = Math.max(1, options.batchSize ?? 1000);
+    const head = this.#writeHead(options.atomicity);
+    const frame = (start: number) =>
+      appendRepeated(
+        head,
+        WRITE_REQUEST_UPDATES,
+        encodeRange(start, Math.min(n, start + batchSize)),
+      );
     const method = this.#proto.service.Write;
-    const encode = (start: number) =>
-      method.requestSerialize({
-        device_id: this.#deviceIdText,
-        election_id: this.#election,
-        updates: (n <= batchSize ? updates : updates.slice(start, start + batchSize)) as Update[],
-        atomicity: options.atomicity,
-      });
     const failures: UpdateFailure[] = [];
     let failCode: number = Code.OK;
     let failMessage = "";
-    let next = n ? encode(0) : undefined;
+    let next = n ? frame(0) : undefined;
     for (let start = 0; start < n; start += batchSize) {
       const pending = this.#sendEncoded(method, next!);
       // Encode the next batch while the switch applies this one; it is sent only after this one
-      // is answered, so batches are applied in order.
-      next = start + batchSize < n ? encode(start + batchSize) : undefined;
+      // is answered, so batches are applied in order. Yield first so the event loop sends this
+      // one: encoding straight away held it back and left the switch idle meanwhile (measured
+      // 60-77k entries/s against 81-89k).
+      next = undefined;
+      if (start + batchSize < n) {
+        pending.catch(() => {}); // Awaited below; handled meanwhile.
+        await new Promise((resolve) => setTimeout(resolve, 0));
+        next = frame(start + batchSize);
+      }
       try {
         await pending;
       } catch (err) {
         if (!isServiceError(err) || err.code === grpc.status.UNAVAILABLE) {
           throw this.#rpcError("Write", err);
         }
-        const perUpdate = this.#decodeUpdateErrors(err, start, updates);
+        const perUpdate = this.#decodeUpdateErrors(err, start, updateAt);
         if (!perUpdate) throw this.#rpcError("Write", err);
         failures.push(...perUpdate);
         failCode = err.code;
@@ -435,6 +466,21 @@ export class P4RuntimeClient implements AsyncDisposable {
     if (failCode !== Code.OK) {
       throw new P4RuntimeWriteError(failures, n, failCode, failMessage);
     }
+  }
+
+  /** A WriteRequest without updates, encoded once per atomicity (it is the same every time). */
+  #writeHead(atomicity: Atomicity | undefined): Uint8Array {
+    let head = this.#writeHeads.get(atomicity);
+    if (!head) {
+      head = this.#proto.writeRequest.encode({
+        device_id: this.#deviceIdText,
+        election_id: this.#election,
+        updates: [],
+        atomicity,
+      });
+      this.#writeHeads.set(atomicity, head);
+    }
+    return head;
   }
 
   /** A unary call whose request is already serialized. */
@@ -456,7 +502,7 @@ export class P4RuntimeClient implements AsyncDisposable {
   #decodeUpdateErrors(
     err: grpc.ServiceError,
     offset: number,
-    updates: readonly Update[],
+    updateAt: (index: number) => Update,
   ): UpdateFailure[] | undefined {
     const raw = err.metadata?.get("grpc-status-details-bin")[0];
     if (!(raw instanceof Uint8Array)) return undefined;
@@ -468,7 +514,7 @@ export class P4RuntimeClient implements AsyncDisposable {
       const e = this.#proto.error.decode(any.value);
       const code = e.canonical_code ?? Code.OK;
       if (code === Code.OK) return;
-      const update = updates[offset + i];
+      const update = updateAt(offset + i);
       const tableId = update?.entity.table_entry?.table_id;
       failures.push({
         index: offset + i,
@@ -482,20 +528,25 @@ export class P4RuntimeClient implements AsyncDisposable {
     return failures.length ? failures : undefined;
   }
 
-  /** Reads entities (wildcards allowed, as in P4Runtime), yielding them as the switch streams. */
+  /**
+   * Reads entities (wildcards allowed, as in P4Runtime), yielding them as the switch streams.
+   * Each entity is decoded only when it is yielded, so a caller that keeps a digest of each (as
+   * {@link readTable} does) never holds a whole large response as message objects.
+   */
   async *read(entities: readonly Entity[]): AsyncGenerator<Entity> {
     const method = this.#proto.service.Read;
     const call = this.#grpc.makeServerStreamRequest(
       method.path,
       method.requestSerialize,
-      method.responseDeserialize,
+      (bytes: Buffer) => repeatedField(bytes, READ_RESPONSE_ENTITIES),
       { device_id: this.#deviceIdText, entities: entities as Entity[] },
       new grpc.Metadata(),
       this.#deadline(),
     );
+    const codec = this.#proto.entity;
     try {
-      for await (const res of call) {
-        yield* (res as { entities: Entity[] }).entities;
+      for await (const encoded of call) {
+        for (const bytes of encoded as Uint8Array[]) yield codec.decode(bytes);
       }
     } catch (err) {
       throw this.#rpcError("Read", err);
@@ -519,18 +570,27 @@ export class P4RuntimeClient implements AsyncDisposable {
     return this.p4info;
   }
 
-  /** Writes named entries with one update type, in batches (see {@link write}). */
-  writeEntries(
+  /**
+   * Writes named entries with one update type, in batches (see {@link write}). Every entry is
+   * built and encoded before the first is sent, so a bad one writes nothing.
+   */
+  async writeEntries(
     type: UpdateType,
     specs: readonly EntrySpec[],
     options?: WriteOptions,
   ): Promise<void> {
     const info = this.#info();
     const needAction = type !== UpdateType.DELETE;
-    return this.write(
-      specs.map((s) => ({ type, entity: { table_entry: buildTableEntry(info, s, needAction) } })),
-      options,
-    );
+    const updateAt = (i: number): Update => ({
+      type,
+      entity: { table_entry: buildTableEntry(info, specs[i], needAction) },
+    });
+    const codec = this.#proto.update;
+    const encoded = new Array<Uint8Array>(specs.length);
+    for (let i = 0; i < specs.length; i++) encoded[i] = codec.encode(updateAt(i));
+    const encodeRange = (start: number, end: number) =>
+      end - start === encoded.length ? encoded : encoded.slice(start, end);
+    await this.#writeBatches(encoded.length, encodeRange, updateAt, options ?? {});
   }
 
   /** Inserts one entry given by names. */
@@ -555,16 +615,11 @@ export class P4RuntimeClient implements AsyncDisposable {
   ): Promise<DecodedEntry[]> {
     const info = this.#info();
     const t = info.table(table);
-    const entities = await this.#readAll([
-      {
-        table_entry: {
-          table_id: t.id,
-          ...(options.withCounters ? { counter_data: {} } : {}),
-        },
-      },
-    ]);
     const out: DecodedEntry[] = [];
-    for (const e of entities) if (e.table_entry) out.push(decodeTableEntry(info, e.table_entry));
+    const query = { table_id: t.id, ...(options.withCounters ? { counter_data: {} } : {}) };
+    for await (const e of this.read([{ table_entry: query }])) {
+      if (e.table_entry) out.push(decodeTableEntry(info, e.table_entry));
+    }
     return out;
   }
 

@@ -14,6 +14,7 @@ import { fileURLToPath } from "node:url";
 import type {
   CapabilitiesResponse,
   Empty,
+  Entity,
   GetForwardingPipelineConfigRequest,
   GetForwardingPipelineConfigResponse,
   P4Error,
@@ -23,6 +24,7 @@ import type {
   SetForwardingPipelineConfigRequest,
   StreamMessageRequest,
   StreamMessageResponse,
+  Update,
   WriteRequest,
 } from "./messages.ts";
 
@@ -56,6 +58,12 @@ export interface P4RuntimeProto {
   service: ServiceDefinition & P4RuntimeMethods;
   status: Codec<RpcStatus>;
   error: Codec<P4Error>;
+  /** One entity of a ReadResponse (the client decodes them one at a time). */
+  entity: Codec<Entity>;
+  /** One update of a WriteRequest (the client encodes them one at a time). */
+  update: Codec<Update>;
+  /** A WriteRequest; the client encodes it without updates and appends them (see wire.ts). */
+  writeRequest: Codec<WriteRequest>;
 }
 
 const LOADER_OPTIONS: protoLoader.Options = {
@@ -79,6 +87,9 @@ export function p4runtimeProto(): P4RuntimeProto {
     service,
     status: codec<RpcStatus>(pkg["google.rpc.Status"]),
     error: codec<P4Error>(pkg["p4.v1.Error"]),
+    entity: codec<Entity>(pkg["p4.v1.Entity"]),
+    update: codec<Update>(pkg["p4.v1.Update"]),
+    writeRequest: codec<WriteRequest>(pkg["p4.v1.WriteRequest"]),
   };
   return loaded;
 }

@@ -158,6 +158,42 @@ Deno.test("a batch write decodes per-update errors with their indexes across bat
   }
 });
 
+Deno.test("writeEntries checks every entry before sending any, and names failed ones", async () => {
+  const server = await FakeP4RuntimeServer.start({ p4info, pipelineSet: true });
+  try {
+    await using sw = await P4RuntimeClient.connect({ address: server.address, p4info });
+    const vip = p4info.table("vip");
+    const specs = Array.from({ length: 2500 }, (_, i) => vipEntry(i));
+    // A bad entry in the last batch: nothing is written.
+    const bad = [...specs.slice(0, 2400), { ...vipEntry(2400), params: { ip: "10.0.1.1" } }];
+    const before = server.writeRpcs;
+    await assert.rejects(sw.writeEntries(UpdateType.INSERT, bad), /Missing parameter "port"/);
+    assert.equal(server.writeRpcs, before);
+    assert.equal(server.entries(vip.id).length, 0);
+
+    await sw.writeEntries(UpdateType.INSERT, [vipEntry(1700)]);
+    await assert.rejects(sw.writeEntries(UpdateType.INSERT, specs), (e: unknown) => {
+      assert.ok(e instanceof P4RuntimeWriteError);
+      assert.deepEqual(e.failures.map((f) => [f.index, f.codeName, f.table]), [
+        [1700, "ALREADY_EXISTS", "MyIngress.vip"],
+      ]);
+      assert.deepEqual(
+        e.failures[0].update,
+        tableUpdate(UpdateType.INSERT, buildTableEntry(p4info, vipEntry(1700))),
+      );
+      return true;
+    });
+    const rows = await sw.readTable("vip");
+    assert.equal(rows.length, 2500);
+    assert.deepEqual(
+      new Set(rows.map((r) => (r.match["hdr.tcp.srcPort"] as { value: bigint }).value)).size,
+      2500,
+    );
+  } finally {
+    await server.stop();
+  }
+});
+
 Deno.test("insert, read, modify and delete entries by name", async () => {
   const server = await FakeP4RuntimeServer.start({ p4info, pipelineSet: true });
   try {
