@@ -24,6 +24,7 @@ import { down, type DownResult } from "../topology/teardown.ts";
 import { buildWorkloads } from "../workloads/build.ts";
 import { planWorkloadStart, startWorkload, type WorkloadPlacement } from "../workloads/start.ts";
 import { loadLab } from "./load.ts";
+import { settleLabPodmanCommands } from "./orphan_commands.ts";
 import { labRunDir } from "./paths.ts";
 import type { Lab } from "./types.ts";
 
@@ -276,14 +277,20 @@ async function verifyClients(lab: Lab, shell: Shell, progress: Progress): Promis
   done();
 }
 
-/** Removes everything the lab created (safe twice) and forgets workload placements. */
+/**
+ * Removes everything the lab created (safe twice) and forgets workload placements. Podman
+ * commands a killed migration left running are let finish first (see lib/lab/orphan_commands.ts).
+ */
 export async function labDown(
   lab: Lab | string,
   options: { shell?: Shell; progress?: Progress } = {},
 ): Promise<DownResult> {
-  const runDir = typeof lab !== "string"
-    ? lab.runDir
-    : (await loadLab(lab).catch(() => undefined))?.runDir ?? labRunDir(lab);
+  const loaded = typeof lab !== "string" ? lab : await loadLab(lab).catch(() => undefined);
+  const runDir = loaded ? loaded.runDir : labRunDir(lab as string);
+  if (runDir) {
+    const id = loaded?.id ?? (await readState(runDir).catch(() => undefined))?.id;
+    await settleLabPodmanCommands(runDir, id, options);
+  }
   const result = await down(lab, options);
   if (runDir) {
     const files = controllerFiles(runDir);

@@ -48,6 +48,8 @@ export interface Inventory {
   links: Set<string>;
   /** Pods labelled with the lab, by name -> status (Running, Exited, ...). */
   pods: Map<string, string>;
+  /** The same pods, by name -> full id (what their cgroups are named after). */
+  podIds: Map<string, string>;
   /** Containers labelled with the lab (infra included), by name -> state. */
   containers: Map<string, string>;
   /** Podman networks labelled with the lab. */
@@ -72,6 +74,13 @@ export function parseLinkList(out: string): Set<string> {
 /** Parses `podman pod ls --format json`: pod name -> status (Running, Exited, ...). */
 export function parsePodList(out: string): Map<string, string> {
   return new Map(parseJsonList(out).map((p) => [String(p.Name ?? ""), String(p.Status ?? "")]));
+}
+
+/** Parses `podman pod ls --format json`: pod name -> full id. */
+export function parsePodIds(out: string): Map<string, string> {
+  return new Map(
+    parseJsonList(out).filter((p) => p.Id).map((p) => [String(p.Name ?? ""), String(p.Id)]),
+  );
 }
 
 /** Parses `podman ps -a --format json`: container name -> state (running, exited, ...). */
@@ -111,6 +120,7 @@ export async function takeInventory(
     netns: parseNetnsList(netns.stdout),
     links: parseLinkList(links.stdout),
     pods: new Map(),
+    podIds: new Map(),
     containers: new Map(),
     networks: new Set(),
   };
@@ -123,6 +133,7 @@ export async function takeInventory(
       }),
     ]);
     inv.pods = parsePodList(pods.stdout);
+    inv.podIds = parsePodIds(pods.stdout);
     inv.containers = parseContainerList(ctrs.stdout);
     inv.networks = new Set(nets.stdout.split("\n").map((s) => s.trim()).filter((s) => s));
   }

@@ -22,6 +22,7 @@ import {
   objectExists,
   takeInventory,
 } from "./objects.ts";
+import { removePodCgroups } from "./pod_cgroups.ts";
 import { type LabState, lockLab, readState, removeState, writeState } from "./state.ts";
 
 export interface DownOptions {
@@ -65,6 +66,9 @@ export async function killPids(shell: Shell, pids: number[], graceMs = 1000): Pr
     }
   };
   await shell.run(["kill", "-TERM", ...pids.map(String)], { check: false });
+  // A stopped process (a server restored with --leave-stopped by a migration that was killed)
+  // acts on SIGTERM only once continued; without this it would use up the whole grace period.
+  await shell.run(["kill", "-CONT", ...pids.map(String)], { check: false });
   const deadline = Date.now() + graceMs;
   while (pids.some(alive) && Date.now() < deadline) await sleep(20);
   const left = pids.filter(alive);
@@ -111,11 +115,14 @@ async function removeObject(
     case "link":
       result = await shell.run(["ip", "link", "del", "dev", obj.name], { check: false });
       break;
-    case "pod":
+    case "pod": {
       result = await shell.run(["podman", "pod", "rm", "--force", "--time", "0", obj.name], {
         check: false,
       });
+      const id = inv.podIds.get(obj.name);
+      if (result.code === 0 && id) removePodCgroups([id]);
       break;
+    }
     case "container":
       result = await shell.run(["podman", "rm", "--force", "--time", "0", obj.name], {
         check: false,
@@ -213,6 +220,7 @@ async function sweep(
   };
   if (podman) {
     await remove("pod", [...inv.pods.keys()], ["podman", "pod", "rm", "--force", "--time", "0"]);
+    removePodCgroups(inv.podIds.values());
     const left = inv.pods.size ? await takeInventory(shell, labName, true) : inv;
     await remove("container", [...left.containers.keys()], [
       "podman",
