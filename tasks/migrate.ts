@@ -16,6 +16,8 @@ Options:
   --to <host>       Target host (required)
   --pre-dump <n>    criu pre-dump rounds before the final dump (processes; large memory)
   --json            Print the report as JSON
+  --run-root <dir>  Directory holding the labs' run directories (default .run/labs); for a
+                    lab brought up under another one, as the tests do
 
 Example:
   deno task migrate process-migration server --to h3`;
@@ -70,6 +72,7 @@ export const migrate: Command = {
     to: { type: "string" },
     "pre-dump": { type: "string" },
     json: { type: "boolean" },
+    "run-root": { type: "string" },
   },
   async run(values, positionals) {
     const [ref, workload] = positionals;
@@ -85,7 +88,8 @@ export const migrate: Command = {
         hint: "give a whole number from 0 to 10",
       });
     }
-    const lab = await loadLab(ref);
+    const runRoot = typeof values["run-root"] === "string" ? values["run-root"] : undefined;
+    const lab = await loadLab(ref, { runRoot });
     const report = await migrateWorkload(lab, {
       workload,
       to,
