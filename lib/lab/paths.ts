@@ -23,3 +23,8 @@ export function labsRunRoot(root: string = repoRoot()): string {
 export function labRunDir(labName: string, runRoot: string = labsRunRoot()): string {
   return `${runRoot}/${labName}`;
 }
+
+/** The lock a migration holds (and `lab down` takes) in a lab's run directory. */
+export function migrateLockPath(runDir: string): string {
+  return `${runDir}/migrate.lock`;
+}

@@ -25,7 +25,8 @@ import { buildWorkloads } from "../workloads/build.ts";
 import { planWorkloadStart, startWorkload, type WorkloadPlacement } from "../workloads/start.ts";
 import { loadLab } from "./load.ts";
 import { settleLabPodmanCommands } from "./orphan_commands.ts";
-import { labRunDir } from "./paths.ts";
+import { labRunDir, migrateLockPath } from "./paths.ts";
+import { acquireLock } from "../pid_lock.ts";
 import type { Lab } from "./types.ts";
 
 export interface SessionOptions {
@@ -281,12 +282,24 @@ async function verifyClients(lab: Lab, shell: Shell, progress: Progress): Promis
  * Removes everything the lab created (safe twice) and forgets workload placements. Podman
  * commands a killed migration left running are let finish first (see lib/lab/orphan_commands.ts).
  */
+function exists(path: string): Promise<boolean> {
+  return Deno.stat(path).then(() => true, () => false);
+}
+
 export async function labDown(
   lab: Lab | string,
   options: { shell?: Shell; progress?: Progress } = {},
 ): Promise<DownResult> {
   const loaded = typeof lab !== "string" ? lab : await loadLab(lab).catch(() => undefined);
   const runDir = loaded ? loaded.runDir : labRunDir(lab as string);
+  // A live migration would go on issuing Podman commands while the pods go (Podman 4.3 can
+  // deadlock a restore into a pod against `pod ls`); a killed one left a lock that is taken over.
+  await using _migration = runDir && await exists(runDir)
+    ? await acquireLock(
+      migrateLockPath(runDir),
+      (owner) => `A migration in this lab is still running (pid ${owner}); lab down would race it`,
+    )
+    : undefined;
   if (runDir) {
     const id = loaded?.id ?? (await readState(runDir).catch(() => undefined))?.id;
     await settleLabPodmanCommands(runDir, id, options);

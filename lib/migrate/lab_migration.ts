@@ -9,6 +9,7 @@
 import { ControllerApi } from "../controller/api_client.ts";
 import { UserError } from "../errors.ts";
 import { acquireLock } from "../pid_lock.ts";
+import { migrateLockPath } from "../lab/paths.ts";
 import { readPlacements, runDirOf, writePlacements } from "../lab/session.ts";
 import type { Host, Lab } from "../lab/types.ts";
 import { type Progress, silentProgress } from "../progress.ts";
@@ -99,7 +100,7 @@ export async function migrateWorkload(
   const progress = options.progress ?? silentProgress;
   const runDir = runDirOf(lab);
   await using _lock = await acquireLock(
-    `${runDir}/migrate.lock`,
+    migrateLockPath(runDir),
     (owner) => `A migration in lab ${lab.name} is already in progress (pid ${owner})`,
   );
   const placements = await readPlacements(runDir);
