@@ -17,7 +17,7 @@ import { encodeImage, parseImage } from "../criu/images.ts";
 import { releaseSourceLock } from "../criu/checkpoint.ts";
 import { rewriteInetAddresses } from "../criu/rewrite.ts";
 import { checkpointArgv, removeArgv, restoreArgv } from "../podman/checkpoint.ts";
-import { restoredPidPath, thawArgv, writeCriuConfig } from "../podman/criu_config.ts";
+import { criuHookPath, restoredPidPath, thawArgv, writeCriuConfig } from "../podman/criu_config.ts";
 import { editTarMember, listTar } from "../podman/tar.ts";
 import { defaultShell, type Shell } from "../shell.ts";
 import type { MigrationDriver } from "./run.ts";
@@ -49,6 +49,8 @@ export class ContainerDriver implements MigrationDriver {
   #stoppedPid?: number;
   /** Pod ids by name, looked up before the freeze. */
   readonly #podIds = new Map<string, string>();
+  /** The running container's pid, looked up before the freeze. */
+  #sourcePid = 0;
 
   constructor(options: ContainerDriverOptions) {
     this.#o = options;
@@ -74,11 +76,12 @@ export class ContainerDriver implements MigrationDriver {
     return id;
   }
 
-  /** Looks both pods up while the container still runs (~30 ms each, not in the frozen window). */
+  /** Looks up what the frozen window needs while the container still runs (~30 ms each). */
   async prepare(): Promise<string> {
     await this.#podId(this.#o.targetPod);
     await this.#podId(this.#o.sourcePod);
-    return "pod ids";
+    if (this.#o.criuConfig) this.#sourcePid = await this.#containerPid();
+    return this.#sourcePid ? `pod ids, pid ${this.#sourcePid}` : "pod ids";
   }
 
   async #containerPid(): Promise<number> {
@@ -93,6 +96,17 @@ export class ContainerDriver implements MigrationDriver {
     await Deno.mkdir(this.#o.checkpointDir, { recursive: true });
     if (this.#o.criuConfig) await writeCriuConfig(this.#o.criuConfig);
     try {
+      // Freeze before Podman starts (~90 ms before CRIU freezes and locks): a request arriving
+      // meanwhile is queued in the socket and answered after the restore, where one arriving
+      // after the lock is dropped and waits for the client's retransmission (~415 or ~840 ms).
+      if (this.#o.criuConfig && this.#sourcePid) {
+        await this.#shell.run([
+          "env",
+          "CRTOOLS_SCRIPT_ACTION=pre-dump",
+          `CRTOOLS_INIT_PID=${this.#sourcePid}`,
+          criuHookPath(this.#o.criuConfig),
+        ]);
+      }
       await this.#shell.run(checkpointArgv(this.#o.container, this.sourceArchive));
     } catch (err) {
       // CRIU leaves a cgroup frozen by the hook frozen when the dump fails; the source must

@@ -150,6 +150,7 @@ export async function migrateWorkload(
       toIp: to.ip,
       checkpointDir,
       resumeAfterSwitch: true,
+      stopBeforeDump: true,
     });
     driver = processDriver;
   } else {

@@ -13,9 +13,12 @@
  *   window); nftables does it in-process (~12 ms).
  * - `action-script` with {@link criuHookScript}: CRIU freezes the container's cgroup and, if the
  *   first read says FREEZING, polls it in 100 ms steps; a busy server made that 0 or 100 ms at
- *   random. The hook freezes the cgroup at CRIU's `pre-dump` point and waits in 1 ms steps;
- *   CRIU then finds it frozen and skips its own wait. When a dump fails after the hook, CRIU
- *   leaves the cgroup frozen, so the caller thaws it ({@link thawArgv}).
+ *   random. The hook freezes the cgroup in 1 ms steps, and CRIU then finds it frozen and skips
+ *   its own wait. The migration runs the hook itself just before `podman container checkpoint`
+ *   (lib/migrate/container_driver.ts), so that a request arriving in the ~90 ms before CRIU
+ *   locks the connections is queued in the socket rather than dropped by the lock. When a dump
+ *   fails after the freeze, CRIU leaves the cgroup frozen, so the caller thaws it
+ *   ({@link thawArgv}).
  * - `leave-stopped` (only for the restore of a migration): the restored server stays stopped
  *   until the switch points at it, as a migrated process does. A server that answered its
  *   queued requests first would have its client's next request sent to the old, locked address

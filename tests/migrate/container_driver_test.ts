@@ -37,7 +37,7 @@ async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
   }
 }
 
-Deno.test("a failed checkpoint thaws the container the freeze hook may have left frozen", async () => {
+Deno.test("the container freezes before the checkpoint, and a failed one thaws it", async () => {
   await withDir(async (dir) => {
     const criuConfig = criuConfigPath(dir, "server");
     let configAtCheckpoint = "";
@@ -53,7 +53,15 @@ Deno.test("a failed checkpoint thaws the container the freeze hook may have left
       },
     ]);
     const driver = new ContainerDriver({ ...base, shell, checkpointDir: dir, criuConfig });
+    assert.equal(await driver.prepare(), "pod ids, pid 4321");
     await assert.rejects(driver.dump(), CommandError);
+    // Frozen by the hook before Podman starts, so requests arriving meanwhile are queued.
+    const lines = shell.inner.lines();
+    const freeze = lines.findIndex((l) =>
+      l.startsWith("env CRTOOLS_SCRIPT_ACTION=pre-dump CRTOOLS_INIT_PID=4321 ") &&
+      l.endsWith("server-hook.sh")
+    );
+    assert.ok(freeze >= 0 && freeze < lines.findIndex((l) => l.includes("container checkpoint")));
     assert.match(configAtCheckpoint, /^network-lock nftables$/m);
     assert.match(configAtCheckpoint, /^action-script .*server-hook\.sh$/m);
     assert.doesNotMatch(configAtCheckpoint, /leave-stopped/);

@@ -148,6 +148,7 @@ capTest({
         toIp: target.ip,
         checkpointDir: `${rig.dir}/there`,
         resumeAfterSwitch: true,
+        stopBeforeDump: true,
       });
       const first = await runMigration(there, {
         progress: new RecordingProgress(),
@@ -178,6 +179,8 @@ capTest({
         fromIp: target.ip,
         toIp: source.ip,
         checkpointDir: `${rig.dir}/back`,
+        // Dumped stopped, and nobody resumes after the switch: the restore must continue it.
+        stopBeforeDump: true,
       });
       const second = await runMigration(back, {
         progress: new RecordingProgress(),
@@ -186,6 +189,7 @@ capTest({
       console.log(`back: ${summary(second)}`);
       assert.equal(second.outcome, "migrated", second.error ?? "");
       assert.equal(back.location, "target");
+      assert.notEqual(processStat(back.pid)?.state, "T", "restored running");
       await assertInNetns(back.pid, source.netns);
       assert.equal(back.restored?.pidWasBusy, false, "criu reaped the dumped process at once");
       assert.equal(pidAlive(firstCriu), false, "the first criu exits once its process is gone");
@@ -226,6 +230,7 @@ capTest({
         fromIp: source.ip,
         toIp: target.ip,
         checkpointDir: `${rig.dir}/ck`,
+        stopBeforeDump: true,
       });
       const since = Date.now();
       let switched = false;
@@ -242,6 +247,7 @@ capTest({
       assert.equal(switched, false);
       assert.equal(driver.location, "source");
       assert.equal(driver.pid, pid);
+      assert.notEqual(processStat(driver.pid)?.state, "T", "rolled back running, not stopped");
       await assertInNetns(driver.pid, source.netns);
       assert.deepEqual(await criuTables(source.netns), [], "the rollback lifts the lock");
       // The original dump is untouched: files.img still has the source address.
