@@ -7,6 +7,7 @@
  * @module
  */
 import { ControllerApi } from "../controller/api_client.ts";
+import { criuCanTrackMemory } from "../criu/checkpoint.ts";
 import { UserError } from "../errors.ts";
 import { acquireLock } from "../pid_lock.ts";
 import { migrateLockPath } from "../lab/paths.ts";
@@ -129,6 +130,7 @@ export async function migrateWorkload(
       }`,
     });
   }
+  if (options.preDumpRounds) await checkPreDump(shell, placement.kind);
   if (placement.kind === "container" && !to.pod) {
     throw new UserError(
       `Host ${to.name} is not a pod; container ${workload.name} cannot move there`,
@@ -211,4 +213,20 @@ export async function migrateWorkload(
   await Deno.mkdir(checkpointDir, { recursive: true });
   await Deno.writeTextFile(`${checkpointDir}/report.json`, JSON.stringify(report, null, 2) + "\n");
   return report;
+}
+
+/** `--pre-dump` needs a process workload and the kernel's dirty-memory tracking. */
+async function checkPreDump(shell: Shell, kind: WorkloadPlacement["kind"]): Promise<void> {
+  if (kind !== "process") {
+    throw new UserError("--pre-dump is for process workloads", {
+      hint: "migrate the container without --pre-dump",
+    });
+  }
+  if (!await criuCanTrackMemory({ shell })) {
+    throw new UserError(
+      "--pre-dump needs the kernel's dirty-memory tracking, which this kernel lacks " +
+        "(criu check --feature mem_dirty_track fails)",
+      { hint: "migrate without --pre-dump, or on a kernel built with CONFIG_MEM_SOFT_DIRTY" },
+    );
+  }
 }
