@@ -12,11 +12,17 @@
  * namespace names carry the unique prefix. Interfaces are created directly inside their
  * namespaces, never on the host.
  *
+ * With `pods`, the source and the target are Podman pods (for container migration), wired the
+ * way a lab wires `pod` hosts: each pod is created with `--network none` and its infra
+ * container's namespace is attached under the host's netns name (Podman 4.3 pods cannot join an
+ * existing namespace), so everything else treats both kinds alike.
+ *
  * @module
  */
 import { defaultShell, inNetns, pidAlive, type Shell, spawnDetached } from "../shell.ts";
 import { buildWorkloads, type WorkloadPaths } from "../workloads/build.ts";
 import { type ClientRecord, parseClientLog } from "../workloads/client_log.ts";
+import { removePodCgroups } from "../topology/pod_cgroups.ts";
 import { applyStandIn, type StandInConfig } from "./nft_standin.ts";
 
 export interface RigHost {
@@ -28,6 +34,8 @@ export interface RigHost {
   gateway: string;
   /** The router-side interface of this host's link. */
   routerIface: string;
+  /** Podman pod owning this host's namespace (pod rigs only; same name as `netns`). */
+  pod?: string;
 }
 
 export interface RigPlan {
@@ -43,36 +51,82 @@ export interface RigPlan {
 
 export type RigRole = "source" | "target";
 
-/** The rig's names and addresses for a unique prefix (at most 10 characters). */
-export function planRig(prefix: string, port = 7000): RigPlan {
+/**
+ * The rig's names and addresses for a unique prefix (at most 10 characters). With `pods`, the
+ * source and the target are Podman pods named like their namespaces.
+ */
+export function planRig(prefix: string, port = 7000, options: { pods?: boolean } = {}): RigPlan {
   if (!/^[a-z0-9]{1,10}$/.test(prefix)) {
     throw new Error(`rig prefix "${prefix}" must be 1-10 lower-case letters or digits`);
   }
-  const host = (name: string, subnet: number, iface: string, routerIface: string): RigHost => ({
+  const host = (
+    name: string,
+    subnet: number,
+    iface: string,
+    routerIface: string,
+    pod = false,
+  ): RigHost => ({
     netns: `${prefix}-${name}`,
     iface,
     ip: `10.99.${subnet}.2`,
     gateway: `10.99.${subnet}.1`,
     routerIface,
+    ...(pod ? { pod: `${prefix}-${name}` } : {}),
   });
+  const pods = options.pods ?? false;
   return {
     prefix,
     router: `${prefix}-rtr`,
     client: host("cli", 1, "eth0", "to-cli"),
-    source: host("src", 2, "eth0", "to-src"),
-    target: host("dst", 3, "eth0", "to-dst"),
+    source: host("src", 2, "eth0", "to-src", pods),
+    target: host("dst", 3, "eth0", "to-dst", pods),
     vip: "10.99.9.9",
     port,
     standInTable: `${prefix}_lb`,
   };
 }
 
-/** Argvs creating the rig's namespaces and links (in order). */
+/** The rig's pod hosts (none unless planned with `pods`). */
+export function rigPodHosts(plan: RigPlan): RigHost[] {
+  return [plan.source, plan.target].filter((h) => h.pod !== undefined);
+}
+
+/** Infra container of a rig pod. */
+export function rigInfraName(pod: string): string {
+  return `${pod}-infra`;
+}
+
+/**
+ * Argvs creating and starting the rig's pods, before {@link rigSetupArgvs}; each pod's
+ * namespace must then be attached under its host's netns name (`ip netns attach`, which needs
+ * the infra container's pid).
+ */
+export function rigPodArgvs(plan: RigPlan): string[][] {
+  return rigPodHosts(plan).flatMap((h) => [
+    [
+      "podman",
+      "pod",
+      "create",
+      "--name",
+      h.pod!,
+      "--infra-name",
+      rigInfraName(h.pod!),
+      "--network",
+      "none",
+      "--hostname",
+      h.netns,
+    ],
+    ["podman", "pod", "start", h.pod!],
+  ]);
+}
+
+/** Argvs creating the rig's namespaces (pods' are attached already) and links, in order. */
 export function rigSetupArgvs(plan: RigPlan): string[][] {
   const hosts = [plan.client, plan.source, plan.target];
   const argvs: string[][] = [];
   for (const ns of [plan.router, ...hosts.map((h) => h.netns)]) {
-    argvs.push(["ip", "netns", "add", ns], ["ip", "-n", ns, "link", "set", "lo", "up"]);
+    if (!hosts.some((h) => h.netns === ns && h.pod)) argvs.push(["ip", "netns", "add", ns]);
+    argvs.push(["ip", "-n", ns, "link", "set", "lo", "up"]);
   }
   for (const h of hosts) {
     argvs.push(
@@ -102,10 +156,16 @@ export function rigSetupArgvs(plan: RigPlan): string[][] {
   return argvs;
 }
 
-/** Argvs deleting the rig's namespaces (their links and nft tables go with them). */
+/**
+ * Argvs deleting the rig's pods (with their containers) and namespaces (their links and nft
+ * tables go with them).
+ */
 export function rigTeardownArgvs(plan: RigPlan): string[][] {
-  return [plan.router, plan.client.netns, plan.source.netns, plan.target.netns]
-    .map((ns) => ["ip", "netns", "del", ns]);
+  return [
+    ...rigPodHosts(plan).map((h) => ["podman", "pod", "rm", "--force", "--time", "0", h.pod!]),
+    ...[plan.router, plan.client.netns, plan.source.netns, plan.target.netns]
+      .map((ns) => ["ip", "netns", "del", ns]),
+  ];
 }
 
 /** The stand-in's configuration with `active` receiving the VIP's traffic. */
@@ -134,17 +194,28 @@ export class MigrationRig {
     private readonly shell: Shell,
   ) {}
 
-  /** Builds the workloads, creates the namespaces and points the stand-in at the source. */
+  /**
+   * Builds the workloads, creates the namespaces (with `pods`, the source's and the target's
+   * are Podman pods') and points the stand-in at the source.
+   */
   static async create(
-    options: { prefix?: string; port?: number; shell?: Shell } = {},
+    options: { prefix?: string; port?: number; shell?: Shell; pods?: boolean } = {},
   ): Promise<MigrationRig> {
     const shell = options.shell ?? defaultShell;
     const prefix = options.prefix ?? `p4r${crypto.randomUUID().slice(0, 6)}`;
     const bin = await buildWorkloads();
-    const plan = planRig(prefix, options.port);
+    const plan = planRig(prefix, options.port, { pods: options.pods });
     const dir = await Deno.makeTempDir({ prefix: `${prefix}-` });
     const rig = new MigrationRig(plan, dir, bin, shell);
     try {
+      for (const argv of rigPodArgvs(plan)) await shell.run(argv);
+      for (const h of rigPodHosts(plan)) {
+        const infra = rigInfraName(h.pod!);
+        const out = await shell.run(["podman", "inspect", "--format", "{{.State.Pid}}", infra]);
+        const pid = Number(out.stdout.trim());
+        if (!(pid > 0)) throw new Error(`pod ${h.pod}: infra container ${infra} is not running`);
+        await shell.run(["ip", "netns", "attach", h.netns, String(pid)]);
+      }
       for (const argv of rigSetupArgvs(plan)) await shell.run(argv);
       await applyStandIn(plan.router, rigStandIn(plan, "source"), shell);
     } catch (err) {
@@ -274,12 +345,24 @@ export class MigrationRig {
     }
   }
 
-  /** Kills every process of the rig, deletes its namespaces and its temporary directory. */
+  /**
+   * Kills every process of the rig, removes its pods (with their containers and the cgroups
+   * Podman leaves of them), deletes its namespaces and its temporary directory.
+   */
   async dispose(options: { keepDir?: boolean } = {}): Promise<void> {
     for (const pid of this.pids) await this.stop(pid);
+    const podIds: string[] = [];
+    for (const h of rigPodHosts(this.plan)) {
+      const out = await this.shell.run(
+        ["podman", "pod", "inspect", "--format", "{{.Id}}", h.pod!],
+        { check: false },
+      );
+      if (out.code === 0) podIds.push(out.stdout.trim());
+    }
     for (const argv of rigTeardownArgvs(this.plan)) {
       await this.shell.run(argv, { check: false });
     }
+    removePodCgroups(podIds);
     if (!options.keepDir) await Deno.remove(this.dir, { recursive: true }).catch(() => {});
   }
 }

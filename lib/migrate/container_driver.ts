@@ -29,6 +29,11 @@ export interface ContainerDriverOptions {
   targetPod: string;
   /** Named network namespaces of the two pods (where CRIU's lock rules end up). */
   sourceNetns: string;
+  /**
+   * The target pod's named namespace: a restore failing there leaves CRIU's lock behind, which
+   * the rollback removes. Without it, a rolled-back migration leaves that pod without network.
+   */
+  targetNetns?: string;
   fromIp: string;
   toIp: string;
   /** Directory for the archives (kept after the migration for inspection). */
@@ -179,12 +184,34 @@ export class ContainerDriver implements MigrationDriver {
     if (this.#o.criuConfig) await writeCriuConfig(this.#o.criuConfig);
     await this.#shell.run(removeArgv(this.#o.container));
     await this.#shell.run(restoreArgv(this.sourceArchive, await this.#podId(this.#o.sourcePod)));
-    return this.#o.sourcePod;
+    // A restore that failed in the target pod leaves CRIU's namespace-wide lock there (a table
+    // dropping every packet, named after the dump): the next migration into that pod would lose
+    // all its clients. The workload is back, so a failure here is only reported.
+    const target = this.#o.targetNetns;
+    if (!target) return this.#o.sourcePod;
+    try {
+      const removed = await this.#releaseLock(target);
+      return removed.length
+        ? `${this.#o.sourcePod}; removed the lock left in ${this.#o.targetPod}`
+        : this.#o.sourcePod;
+    } catch (err) {
+      const reason = err instanceof Error ? err.message : String(err);
+      return `${this.#o.sourcePod}; CRIU's lock is left in ${this.#o.targetPod}: ${reason}`;
+    }
   }
 
   async cleanupSource(): Promise<string> {
-    // CRIU's connection lock stays in the source pod's namespace after the dump; what names it
-    // is in the checkpoint's inventory, process tree and files images.
+    // CRIU's connection lock stays in the source pod's namespace after the dump.
+    const removed = await this.#releaseLock(this.#o.sourceNetns);
+    if (!removed.length) return "nothing left";
+    return `removed CRIU's lock: ${removed.length === 1 ? removed[0] : `${removed.length} rules`}`;
+  }
+
+  /**
+   * Removes the lock this checkpoint's CRIU runs left in a namespace; what names it is in the
+   * checkpoint's inventory, process tree and files images.
+   */
+  async #releaseLock(netns: string): Promise<string[]> {
     const archive = await Deno.readFile(this.sourceArchive);
     const dir = `${this.#o.checkpointDir}/source-images`;
     await Deno.mkdir(dir, { recursive: true });
@@ -195,12 +222,6 @@ export class ContainerDriver implements MigrationDriver {
       const data = archive.subarray(member.dataOffset, member.dataOffset + member.size);
       await Deno.writeFile(`${dir}/${name.slice("checkpoint/".length)}`, data);
     }
-    const removed = await releaseSourceLock({
-      shell: this.#shell,
-      netns: this.#o.sourceNetns,
-      imagesDir: dir,
-    });
-    if (!removed.length) return "nothing left";
-    return `removed CRIU's lock: ${removed.length === 1 ? removed[0] : `${removed.length} rules`}`;
+    return await releaseSourceLock({ shell: this.#shell, netns, imagesDir: dir });
   }
 }

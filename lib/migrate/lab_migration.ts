@@ -162,6 +162,7 @@ export async function migrateWorkload(
       sourcePod: from.pod!,
       targetPod: to.pod!,
       sourceNetns: netnsOf(from),
+      targetNetns: netnsOf(to),
       fromIp: from.ip,
       toIp: to.ip,
       checkpointDir,

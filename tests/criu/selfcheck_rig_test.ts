@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import {
   planRig,
+  rigPodArgvs,
   rigSetupArgvs,
   rigStandIn,
   rigTeardownArgvs,
@@ -44,6 +45,36 @@ Deno.test("rig setup creates links inside namespaces only; teardown deletes ever
     "p4tx-cli",
     "p4tx-src",
     "p4tx-dst",
+  ]);
+});
+
+Deno.test("a pod rig: source and target are pods whose namespaces are attached, not added", () => {
+  assert.deepEqual(rigPodArgvs(planRig("p4tx")), []);
+  const p = planRig("p4tx", 7000, { pods: true });
+  assert.deepEqual([p.client.pod, p.source.pod, p.target.pod], [undefined, "p4tx-src", "p4tx-dst"]);
+  assert.deepEqual(rigPodArgvs(p).map((a) => a.join(" ")), [
+    "podman pod create --name p4tx-src --infra-name p4tx-src-infra --network none --hostname p4tx-src",
+    "podman pod start p4tx-src",
+    "podman pod create --name p4tx-dst --infra-name p4tx-dst-infra --network none --hostname p4tx-dst",
+    "podman pod start p4tx-dst",
+  ]);
+  const setup = rigSetupArgvs(p).map((a) => a.join(" "));
+  assert.deepEqual(setup.filter((l) => l.startsWith("ip netns add")), [
+    "ip netns add p4tx-rtr",
+    "ip netns add p4tx-cli",
+  ]);
+  assert.ok(setup.includes("ip -n p4tx-src link set lo up"));
+  assert.ok(
+    setup.includes("ip link add eth0 netns p4tx-dst type veth peer name to-dst netns p4tx-rtr"),
+  );
+  // Pods (and their containers) go first; then every namespace, attached ones included.
+  assert.deepEqual(rigTeardownArgvs(p).map((a) => a.join(" ")), [
+    "podman pod rm --force --time 0 p4tx-src",
+    "podman pod rm --force --time 0 p4tx-dst",
+    "ip netns del p4tx-rtr",
+    "ip netns del p4tx-cli",
+    "ip netns del p4tx-src",
+    "ip netns del p4tx-dst",
   ]);
 });
 
