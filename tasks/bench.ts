@@ -1,16 +1,27 @@
 /**
- * `deno task bench [p4runtime|controller|lab|migration ...]`: the performance targets, measured on
- * this machine, printed as tables and saved as JSON in report/bench-<time>.json. Needs root,
- * BMv2, CRIU and Podman (what is missing is skipped with the reason).
+ * `deno task bench [p4runtime|controller|lab|migration|predump ...]`: the performance targets,
+ * measured on this machine, printed as tables and saved as JSON in report/bench-<time>.json. Each
+ * section checks what it needs (root, BMv2, CRIU, Podman) and stops with the reason when
+ * something is missing; `predump` is skipped with its reason on kernels without dirty-memory
+ * tracking. P4CF_PREDUMP_MB sets the pre-dump server's memory (default 256).
  */
 import { benchLabUpDown, benchMigrations } from "../lib/bench/labs.ts";
 import { benchControllerMigrate, benchSwitchP4Runtime } from "../lib/bench/switch.ts";
-import { probeCapability } from "../lib/capabilities.ts";
+import { type Capability, probeCapability } from "../lib/capabilities.ts";
+import { benchPreDump } from "../lib/bench/predump.ts";
+import { MissingCapabilityError } from "../lib/errors.ts";
 import { type LatencyStats, latencyStats } from "../lib/p4runtime/bench.ts";
 import { formatTable } from "../lib/table.ts";
 
-const SECTIONS = ["p4runtime", "controller", "lab", "migration"] as const;
+const SECTIONS = ["p4runtime", "controller", "lab", "migration", "predump"] as const;
 type Section = typeof SECTIONS[number];
+const NEEDS: Record<Section, Capability[]> = {
+  p4runtime: ["root", "bmv2"],
+  controller: ["root", "bmv2", "netns"],
+  lab: ["root", "bmv2", "netns", "podman"],
+  migration: ["root", "bmv2", "netns", "criu", "podman"],
+  predump: ["root", "netns", "criu"],
+};
 
 const wanted = (Deno.args.length ? Deno.args : SECTIONS) as Section[];
 for (const s of wanted) {
@@ -18,16 +29,17 @@ for (const s of wanted) {
     console.error(`bench: unknown section "${s}"; sections: ${SECTIONS.join(", ")}`);
     Deno.exit(1);
   }
-}
-for (const cap of ["root", "bmv2", "criu", "podman"] as const) {
-  const reason = probeCapability(cap);
-  if (reason) {
-    console.error(`bench: ${reason}`);
-    Deno.exit(1);
+  for (const cap of NEEDS[s]) {
+    const reason = probeCapability(cap);
+    if (reason) {
+      console.error(`bench ${s}: ${reason}`);
+      Deno.exit(1);
+    }
   }
 }
 
 const f = (v: number, digits = 1) => (Number.isFinite(v) ? v.toFixed(digits) : "-");
+const median = (xs: number[]) => String([...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]);
 const row = (name: string, s: LatencyStats, target = "") => [
   name,
   f(s.p50Ms, 2),
@@ -100,6 +112,39 @@ if (wanted.includes("migration")) {
     ]));
   }
   results.migration = all;
+}
+
+if (wanted.includes("predump")) {
+  const ballastMb = Number(Deno.env.get("P4CF_PREDUMP_MB") ?? 256);
+  console.log(`\n== pre-dump: a server with ${ballastMb} MB of memory, 5 migrations per setting`);
+  try {
+    const r = await benchPreDump({ ballastMb, onMigration: (l) => console.log(`   ${l}`) });
+    results.predump = r;
+    console.log(formatTable(["pre-dump rounds", ...LAT_HEADER.slice(1, 4), "pages in final dump"], [
+      ...r.settings.flatMap((s) => [
+        [
+          `${s.preDumpRounds}: frozen window`,
+          ...row("", s.frozen).slice(1, 4),
+          median(s.pagesWritten),
+        ],
+        [`${s.preDumpRounds}: CRIU frozen time`, ...row("", s.criuFrozen).slice(1, 4), ""],
+        [`${s.preDumpRounds}: client downtime`, ...row("", s.downtime).slice(1, 4), ""],
+        ...(s.preDumpPause
+          ? [[`${s.preDumpRounds}: pause in pre-dumps`, ...row("", s.preDumpPause).slice(1, 4), ""]]
+          : []),
+        [`${s.preDumpRounds}: whole migration`, ...row("", s.wall).slice(1, 4), ""],
+      ]),
+    ]));
+    for (const s of r.settings) {
+      console.log(
+        `${s.preDumpRounds} round(s): ${s.kept} of ${s.migrations} kept every connection`,
+      );
+    }
+  } catch (err) {
+    if (!(err instanceof MissingCapabilityError)) throw err;
+    console.log(`skipped: ${err.message}`);
+    results.predump = { skipped: err.message };
+  }
 }
 
 const reportDir = new URL("../report", import.meta.url).pathname;

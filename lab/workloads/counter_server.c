@@ -1,7 +1,7 @@
 /*
  * counter_server: a tiny stateful TCP server used as the migration workload.
  *
- *   counter_server PORT [BIND_ADDR]
+ *   counter_server PORT [BIND_ADDR [BALLAST_MB]]
  *
  * Every connection gets a sequence number and its own counter; a global counter counts all
  * requests. Each request line gets one answer line:
@@ -11,6 +11,11 @@
  * Built to be checkpointed by CRIU: one thread, poll() (no epoll descriptor to dump), non-blocking
  * sockets, no descriptors besides stdio and its sockets, EINTR handled everywhere, and SIGTERM or
  * SIGINT make it close everything and exit 0.
+ *
+ * BALLAST_MB (default 0) stands in for a server with much memory (a cache, a JVM heap): that many
+ * MB are allocated and written at start, and every answer writes one page of them, round robin,
+ * so the memory stays resident and a little of it changes all the time (what CRIU's pre-dump
+ * rounds are for).
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -46,6 +51,8 @@ static struct pollfd pfds[MAX_CONNS + 1];
 static int nconns;
 static unsigned long next_conn_id;
 static unsigned long total;
+static unsigned char *ballast;
+static size_t ballast_pages;
 
 static void on_signal(int sig)
 {
@@ -89,6 +96,8 @@ static int answer(struct conn *c)
 {
 	c->count++;
 	total++;
+	if (ballast_pages)
+		ballast[(total % ballast_pages) * 4096] = (unsigned char)total;
 	char line[128];
 	int len = snprintf(line, sizeof line, "{\"conn\":%lu,\"count\":%lu,\"total\":%lu}\n", c->id,
 			   c->count, total);
@@ -155,12 +164,26 @@ static void accept_all(int lfd)
 
 int main(int argc, char **argv)
 {
-	if (argc < 2 || argc > 3) {
-		fprintf(stderr, "usage: counter_server PORT [BIND_ADDR]\n");
+	if (argc < 2 || argc > 4) {
+		fprintf(stderr, "usage: counter_server PORT [BIND_ADDR [BALLAST_MB]]\n");
 		return 2;
 	}
 	int port = atoi(argv[1]);
-	const char *bind_addr = argc == 3 ? argv[2] : "0.0.0.0";
+	const char *bind_addr = argc >= 3 ? argv[2] : "0.0.0.0";
+	long ballast_mb = argc == 4 ? atol(argv[3]) : 0;
+	if (ballast_mb < 0 || ballast_mb > 65536) {
+		fprintf(stderr, "counter_server: bad BALLAST_MB: %s (0-65536)\n", argv[3]);
+		return 2;
+	}
+	if (ballast_mb > 0) {
+		ballast_pages = (size_t)ballast_mb * 256;
+		ballast = malloc(ballast_pages * 4096);
+		if (!ballast)
+			die("malloc ballast");
+		/* Distinct bytes per page: CRIU must copy them (no zero pages to skip). */
+		for (size_t i = 0; i < ballast_pages * 4096; i += 64)
+			ballast[i] = (unsigned char)(i >> 12);
+	}
 	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((unsigned short)port) };
 	if (port <= 0 || port > 65535 || inet_pton(AF_INET, bind_addr, &sa.sin_addr) != 1) {
 		fprintf(stderr, "counter_server: bad port or IPv4 address: %s %s\n", argv[1], bind_addr);

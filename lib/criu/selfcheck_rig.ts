@@ -225,17 +225,25 @@ export class MigrationRig {
     return rig;
   }
 
-  /** Starts counter_server on a host, bound to its address; resolves once it listens. */
-  async startServer(role: RigRole = "source"): Promise<number> {
+  /**
+   * Starts counter_server on a host, bound to its address; resolves once it listens.
+   * `ballastMb` gives it that much memory to carry (see lab/workloads/counter_server.c).
+   */
+  async startServer(
+    role: RigRole = "source",
+    options: { ballastMb?: number } = {},
+  ): Promise<number> {
     const host = this.plan[role];
     const logFile = `${this.dir}/server-${role}.log`;
+    const ballast = options.ballastMb ? [String(options.ballastMb)] : [];
     const pid = await spawnDetached(
       this.shell,
-      [this.bin.counter_server, String(this.plan.port), host.ip],
+      [this.bin.counter_server, String(this.plan.port), host.ip, ...ballast],
       { netns: host.netns, logFile, pidFile: `${this.dir}/server-${role}.pid` },
     );
     this.pids.add(pid);
-    for (let i = 0; i < 500; i++) {
+    // Writing a large ballast first takes a while (minutes under emulation).
+    for (let i = 0; i < 500 + (options.ballastMb ?? 0) * 20; i++) {
       const log = await Deno.readTextFile(logFile).catch(() => "");
       if (log.includes("listening")) return pid;
       if (!pidAlive(pid)) throw new Error(`counter_server exited: ${log.trim()}`);

@@ -22,6 +22,7 @@ import {
 } from "../criu/checkpoint.ts";
 import type { DumpArgs, NetworkLockMethod, PreDumpArgs } from "../criu/commands.ts";
 import { readDumpInfo } from "../criu/dump_info.ts";
+import { readDumpStats } from "../criu/stats.ts";
 import { rewriteDumpAddresses } from "../criu/rewrite.ts";
 import { tcpStateName } from "../criu/sockets.ts";
 import type { Shell } from "../shell.ts";
@@ -170,7 +171,9 @@ export class ProcessDriver implements MigrationDriver {
     await Deno.mkdir(args.imagesDir, { recursive: true });
     const { elapsedMs } = await criuPreDump({ ...args, ...this.run });
     this.preDumpRounds = round + 1;
-    return `round ${round + 1} in ${elapsedMs.toFixed(0)} ms`;
+    const stats = await readDumpStats(args.imagesDir).catch(() => undefined);
+    const pages = stats ? `, ${stats.pagesWritten} pages copied` : "";
+    return `round ${round + 1} in ${elapsedMs.toFixed(0)} ms${pages}`;
   }
 
   async dump(): Promise<string> {
@@ -188,7 +191,13 @@ export class ProcessDriver implements MigrationDriver {
     const info = await readDumpInfo(this.plan.imagesDir).catch(() => undefined);
     if (!info) return `pid ${this.options.pid}`;
     const established = info.sockets.filter((s) => tcpStateName(s.state) === "ESTABLISHED").length;
-    return `pid ${info.rootPid}, ${established} connection${established === 1 ? "" : "s"}`;
+    const note = `pid ${info.rootPid}, ${established} connection${established === 1 ? "" : "s"}`;
+    const stats = await readDumpStats(this.plan.imagesDir).catch(() => undefined);
+    return stats
+      ? `${note}, ${stats.pagesWritten} pages written, frozen ${
+        stats.frozenMs.toFixed(0)
+      } ms by CRIU`
+      : note;
   }
 
   /**
