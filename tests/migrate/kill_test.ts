@@ -24,7 +24,7 @@ import { RecordingProgress, silentProgress } from "../../lib/progress.ts";
 import { readState } from "../../lib/topology/state.ts";
 import { capTest, missing } from "../_caps.ts";
 import { criuCanTrackMemory } from "../../lib/criu/checkpoint.ts";
-import { leftovers, testLab } from "../topology/_lab.ts";
+import { leftovers, output, testLab } from "../topology/_lab.ts";
 import {
   allProcs,
   descendants,
@@ -50,15 +50,6 @@ interface KillCase {
   migrateAgain?: boolean;
   /** `--pre-dump` rounds. */
   preDump?: number;
-}
-
-async function output(cmd: string, args: string[]): Promise<string> {
-  try {
-    const out = await new Deno.Command(cmd, { args, stdout: "piped", stderr: "null" }).output();
-    return new TextDecoder().decode(out.stdout);
-  } catch {
-    return "";
-  }
 }
 
 /**

@@ -35,7 +35,8 @@ export async function testLab(
   return { lab: parseLabText(text, file, { runRoot }), runRoot, text };
 }
 
-async function output(cmd: string, args: string[]): Promise<string> {
+/** A command's stdout, or "" when it fails or is missing (for listings that may be empty). */
+export async function output(cmd: string, args: string[]): Promise<string> {
   try {
     const out = await new Deno.Command(cmd, { args, stdout: "piped", stderr: "null" }).output();
     return new TextDecoder().decode(out.stdout);
