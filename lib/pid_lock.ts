@@ -45,3 +45,9 @@ export async function acquireLock(path: string, busy: (owner: number) => string)
     hint: "another command raced for it; try again",
   });
 }
+
+/** The pid of the live process holding the lock at `path`, or undefined when nobody does. */
+export async function lockOwner(path: string): Promise<number | undefined> {
+  const owner = Number.parseInt((await Deno.readTextFile(path).catch(() => "")).trim(), 10);
+  return owner > 0 && pidAlive(owner) ? owner : undefined;
+}

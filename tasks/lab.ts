@@ -107,6 +107,12 @@ async function verbStatus(ref: string, values: OptionValues): Promise<number> {
   } else if (st.phase !== "down") {
     console.log("\n(controller not reachable: no table entries shown)");
   }
+  if (st.migrationPid) {
+    console.log(
+      `\nA migration is running (pid ${st.migrationPid}): Podman was not asked and problems were ` +
+        "not looked for (a Podman listing can stall the migration's restore); ask again after it.",
+    );
+  }
   if (st.problems.length) {
     console.log(`\nProblems:\n${st.problems.map((p) => `  - ${p}`).join("\n")}`);
   }
