@@ -14,7 +14,9 @@ phase took and how long the lab's client saw no answers.
 
 Options:
   --to <host>       Target host (required)
-  --pre-dump <n>    criu pre-dump rounds before the final dump (processes; large memory)
+  --pre-dump <n>    criu pre-dump rounds before the final dump (processes with much memory;
+                    needs a kernel with soft-dirty tracking, see "criu check --feature
+                    mem_dirty_track")
   --json            Print the report as JSON
   --run-root <dir>  Directory holding the labs' run directories (default .run/labs); for a
                     lab brought up under another one, as the tests do
