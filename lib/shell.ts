@@ -237,5 +237,15 @@ export function pidAlive(pid: number): boolean {
   return state !== undefined && state !== "Z" && state !== "X";
 }
 
+/** Sends `sig` to `pid`; false when there is no such process (it may have just exited). */
+export function signalProcess(pid: number, sig: Deno.Signal): boolean {
+  try {
+    Deno.kill(pid, sig);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** The shell used when callers pass none. */
 export const defaultShell: Shell = new DaxShell();

@@ -6,7 +6,7 @@
  */
 import { waitForPort } from "../net/port.ts";
 import type { Switch } from "../lab/types.ts";
-import { defaultShell, pidAlive, type Shell, spawnDetached } from "../shell.ts";
+import { defaultShell, pidAlive, type Shell, signalProcess, spawnDetached } from "../shell.ts";
 
 export type Bmv2LogLevel = "trace" | "debug" | "info" | "warn" | "error" | "off";
 
@@ -108,23 +108,15 @@ export async function stopSwitch(
   options: { timeoutMs?: number } = {},
 ): Promise<void> {
   if (!pidAlive(running.pid)) return;
-  signal(running.pid, "SIGTERM");
+  signalProcess(running.pid, "SIGTERM");
   const deadline = Date.now() + (options.timeoutMs ?? 3000);
   while (Date.now() < deadline) {
     if (!pidAlive(running.pid)) return;
     await sleep(50);
   }
-  signal(running.pid, "SIGKILL");
+  signalProcess(running.pid, "SIGKILL");
   const killDeadline = Date.now() + 2000;
   while (pidAlive(running.pid) && Date.now() < killDeadline) await sleep(50);
-}
-
-function signal(pid: number, sig: Deno.Signal): void {
-  try {
-    Deno.kill(pid, sig);
-  } catch {
-    // Already gone.
-  }
 }
 
 async function tail(path: string): Promise<string> {

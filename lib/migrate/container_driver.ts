@@ -19,7 +19,7 @@ import { rewriteInetAddresses } from "../criu/rewrite.ts";
 import { checkpointArgv, removeArgv, restoreArgv } from "../podman/checkpoint.ts";
 import { criuHookPath, restoredPidPath, thawArgv, writeCriuConfig } from "../podman/criu_config.ts";
 import { editTarMember, listTar } from "../podman/tar.ts";
-import { defaultShell, type Shell } from "../shell.ts";
+import { defaultShell, type Shell, signalProcess } from "../shell.ts";
 import type { MigrationDriver } from "./run.ts";
 
 export interface ContainerDriverOptions {
@@ -167,13 +167,7 @@ export class ContainerDriver implements MigrationDriver {
   async resume(): Promise<boolean> {
     const pid = this.#stoppedPid;
     this.#stoppedPid = undefined;
-    let resumed = false;
-    if (pid) {
-      try {
-        Deno.kill(pid, "SIGCONT");
-        resumed = true;
-      } catch { /* gone already: nothing to resume */ }
-    }
+    const resumed = pid !== undefined && signalProcess(pid, "SIGCONT");
     if (this.#o.criuConfig) await writeCriuConfig(this.#o.criuConfig);
     return resumed;
   }

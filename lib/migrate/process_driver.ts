@@ -25,7 +25,7 @@ import { readDumpInfo } from "../criu/dump_info.ts";
 import { readDumpStats } from "../criu/stats.ts";
 import { rewriteDumpAddresses } from "../criu/rewrite.ts";
 import { tcpStateName } from "../criu/sockets.ts";
-import type { Shell } from "../shell.ts";
+import { type Shell, signalProcess } from "../shell.ts";
 import type { MigrationDriver } from "./run.ts";
 
 export interface ProcessDriverOptions {
@@ -178,12 +178,13 @@ export class ProcessDriver implements MigrationDriver {
 
   async dump(): Promise<string> {
     await Deno.remove(this.plan.imagesDir, { recursive: true }).catch(() => {});
-    const stopped = this.options.stopBeforeDump === true && signal(this.currentPid, "SIGSTOP");
+    const stopped = this.options.stopBeforeDump === true &&
+      signalProcess(this.currentPid, "SIGSTOP");
     try {
       await criuDump({ ...this.plan.dump(this.preDumpRounds), ...this.run });
     } catch (err) {
       // CRIU leaves a failed dump's process as it found it: stopped. The source must serve.
-      if (stopped) signal(this.currentPid, "SIGCONT");
+      if (stopped) signalProcess(this.currentPid, "SIGCONT");
       throw err;
     }
     // The process is gone now: a failure here must not read as a failed dump (whose contract is
@@ -236,7 +237,7 @@ export class ProcessDriver implements MigrationDriver {
     this.record(result, "target");
     this.stoppedPids = pids;
     // Dumped stopped, restored stopped: with nobody waiting for the switch, continue at once.
-    if (!leaveStopped && this.options.stopBeforeDump) signal(result.pid, "SIGCONT");
+    if (!leaveStopped && this.options.stopBeforeDump) signalProcess(result.pid, "SIGCONT");
     return leaveStopped
       ? `${restoreNote(result)}, stopped until the switch is updated`
       : restoreNote(result);
@@ -249,18 +250,15 @@ export class ProcessDriver implements MigrationDriver {
   resume(): boolean {
     const pids = this.stoppedPids;
     this.stoppedPids = [];
-    for (const pid of pids) {
-      try {
-        Deno.kill(pid, "SIGCONT");
-      } catch { /* a process of the tree that exited meanwhile */ }
-    }
+    // A process of the tree may have exited meanwhile: nothing to resume there.
+    for (const pid of pids) signalProcess(pid, "SIGCONT");
     return pids.length > 0;
   }
 
   async restoreOnSource(): Promise<string> {
     const result = await restoreOnSource({ ...this.plan.restoreSource, ...this.run });
     this.record(result, "source");
-    if (this.options.stopBeforeDump) signal(result.pid, "SIGCONT");
+    if (this.options.stopBeforeDump) signalProcess(result.pid, "SIGCONT");
     return restoreNote(result);
   }
 
@@ -280,16 +278,6 @@ export class ProcessDriver implements MigrationDriver {
     this.restored = result;
     this.currentPid = result.pid;
     this.location = location;
-  }
-}
-
-/** Sends `sig` to `pid`; false when there is no such process. */
-function signal(pid: number, sig: Deno.Signal): boolean {
-  try {
-    Deno.kill(pid, sig);
-    return true;
-  } catch {
-    return false;
   }
 }
 
