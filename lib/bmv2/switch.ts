@@ -93,12 +93,12 @@ export async function startSwitch(sw: Switch, options: StartSwitchOptions): Prom
   });
   if (ready) return running;
   if (!pidAlive(pid)) {
-    throw new Error(`Switch ${sw.name} exited during start-up: ${await tail(files.output)}`);
+    throw new Error(`Switch ${sw.name} exited during start-up: ${await logTail(files.output)}`);
   }
   await stopSwitch(running);
   throw new Error(
     `Switch ${sw.name} did not open gRPC port ${sw.grpcPort} within ` +
-      `${options.timeoutMs ?? 15_000} ms: ${await tail(files.output)}`,
+      `${options.timeoutMs ?? 15_000} ms: ${await logTail(files.output)}`,
   );
 }
 
@@ -119,7 +119,8 @@ export async function stopSwitch(
   while (pidAlive(running.pid) && Date.now() < killDeadline) await sleep(50);
 }
 
-async function tail(path: string): Promise<string> {
+/** The last lines of a switch's output file, for error messages. */
+export async function logTail(path: string): Promise<string> {
   const text = await Deno.readTextFile(path).catch(() => "");
   return text.trim().split("\n").slice(-8).join("\n") || "(no output)";
 }

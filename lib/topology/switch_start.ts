@@ -9,6 +9,7 @@
  *
  * @module
  */
+import { logTail } from "../bmv2/switch.ts";
 import { waitForPort } from "../net/port.ts";
 import { LAB_LABEL } from "../lab/naming.ts";
 import type { Lab, Switch } from "../lab/types.ts";
@@ -114,12 +115,12 @@ export function switchStarter(
     } else {
       await spawnDetached(ctx.shell, argv, { logFile: ctx.logFile, pidFile: ctx.pidFile });
     }
-    if (
-      options.waitReady !== false &&
-      !(await waitForPort(ctx.switch.grpcPort, { timeoutMs: options.readyTimeoutMs }))
-    ) {
+    // As long as lib/bmv2/switch.ts waits: a loaded 2-core machine needs more than 10 s at times.
+    const timeoutMs = options.readyTimeoutMs ?? 15_000;
+    if (options.waitReady !== false && !(await waitForPort(ctx.switch.grpcPort, { timeoutMs }))) {
       throw new Error(
-        `Switch ${ctx.switch.name} did not open gRPC port ${ctx.switch.grpcPort} (see ${ctx.logFile})`,
+        `Switch ${ctx.switch.name} did not open gRPC port ${ctx.switch.grpcPort} within ` +
+          `${timeoutMs} ms (${ctx.logFile}): ${await logTail(ctx.logFile)}`,
       );
     }
   };
