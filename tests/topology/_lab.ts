@@ -100,7 +100,8 @@ export async function sh(cmd: string, ...args: string[]): Promise<string> {
 
 /** Gives every switch of a lab text unique high gRPC/Thrift ports (tests run beside other labs). */
 export function uniqueSwitchPorts(text: string): string {
-  let port = 40000 + Math.floor(Math.random() * 10000) * 2;
+  // Below the kernel's ephemeral range (32768-60999), where no outgoing connection holds them.
+  let port = 20000 + Math.floor(Math.random() * 6000) * 2;
   return text.replace(/^ {2}(s\d+): \{\s*\}$/gm, (_m, sw) => {
     const line = `  ${sw}: { grpc_port: ${port}, thrift_port: ${port + 1} }`;
     port += 2;
