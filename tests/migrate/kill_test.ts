@@ -24,7 +24,7 @@ import { RecordingProgress, silentProgress } from "../../lib/progress.ts";
 import { readState } from "../../lib/topology/state.ts";
 import { capTest, missing } from "../_caps.ts";
 import { criuCanTrackMemory } from "../../lib/criu/checkpoint.ts";
-import { leftovers, output, testLab } from "../topology/_lab.ts";
+import { leftovers, output, testLab, uniqueSwitchPorts } from "../topology/_lab.ts";
 import {
   allProcs,
   descendants,
@@ -50,15 +50,6 @@ interface KillCase {
   migrateAgain?: boolean;
   /** `--pre-dump` rounds. */
   preDump?: number;
-}
-
-/**
- * Gives the lab's switch its own gRPC/Thrift ports below the kernel's ephemeral range (32768+),
- * so no outgoing connection of anything else on the machine can hold them.
- */
-function ownSwitchPorts(text: string): string {
-  const port = 20000 + Math.floor(Math.random() * 6000) * 2;
-  return text.replace(/^ {2}s1: \{\}$/m, `  s1: { grpc_port: ${port}, thrift_port: ${port + 1} }`);
 }
 
 /** The last lines of every log in the lab's run directory, for a failing case's output. */
@@ -370,7 +361,7 @@ function killCase(c: KillCase): void {
     sanitizeResources: false,
     sanitizeOps: false,
     async fn() {
-      const { lab, runRoot, text } = await testLab(c.base, ownSwitchPorts);
+      const { lab, runRoot, text } = await testLab(c.base, uniqueSwitchPorts);
       assert.match(text, /grpc_port: \d+/);
       const watch = new LabWatch(lab, runRoot);
       const locksBefore = await rootCriuLocks();
