@@ -32,8 +32,8 @@ export async function acquireLock(path: string, busy: (owner: number) => string)
       return { release, [Symbol.asyncDispose]: release };
     } catch (err) {
       if (!(err instanceof Deno.errors.AlreadyExists)) throw err;
-      const owner = Number.parseInt((await Deno.readTextFile(path).catch(() => "")).trim(), 10);
-      if (owner > 0 && pidAlive(owner)) {
+      const owner = await lockOwner(path);
+      if (owner !== undefined) {
         throw new LockedError(busy(owner), {
           hint: `wait for it to finish; if pid ${owner} is not one of our commands, remove ${path}`,
         });

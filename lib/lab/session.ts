@@ -278,14 +278,15 @@ async function verifyClients(lab: Lab, shell: Shell, progress: Progress): Promis
   done();
 }
 
-/**
- * Removes everything the lab created (safe twice) and forgets workload placements. Podman
- * commands a killed migration left running are let finish first (see lib/lab/orphan_commands.ts).
- */
 function exists(path: string): Promise<boolean> {
   return Deno.stat(path).then(() => true, () => false);
 }
 
+/**
+ * Removes everything the lab created (safe twice) and forgets workload placements. Podman
+ * commands a killed migration left running are let finish first (see lib/lab/orphan_commands.ts),
+ * and a migration still running refuses it.
+ */
 export async function labDown(
   lab: Lab | string,
   options: { shell?: Shell; progress?: Progress } = {},
