@@ -17,7 +17,7 @@ import { encodeImage, parseImage } from "../criu/images.ts";
 import { releaseSourceLock } from "../criu/checkpoint.ts";
 import { rewriteInetAddresses } from "../criu/rewrite.ts";
 import { checkpointArgv, removeArgv, restoreArgv } from "../podman/checkpoint.ts";
-import { criuHookPath, restoredPidPath, thawArgv, writeCriuConfig } from "../podman/criu_config.ts";
+import { hookArgv, restoredPidPath, THAW_ACTION, writeCriuConfig } from "../podman/criu_config.ts";
 import { editTarMember, listTar } from "../podman/tar.ts";
 import { defaultShell, type Shell, signalProcess } from "../shell.ts";
 import type { MigrationDriver } from "./run.ts";
@@ -105,19 +105,17 @@ export class ContainerDriver implements MigrationDriver {
       // meanwhile is queued in the socket and answered after the restore, where one arriving
       // after the lock is dropped and waits for the client's retransmission (~415 or ~840 ms).
       if (this.#o.criuConfig && this.#sourcePid) {
-        await this.#shell.run([
-          "env",
-          "CRTOOLS_SCRIPT_ACTION=pre-dump",
-          `CRTOOLS_INIT_PID=${this.#sourcePid}`,
-          criuHookPath(this.#o.criuConfig),
-        ]);
+        await this.#shell.run(hookArgv(this.#o.criuConfig, "pre-dump", this.#sourcePid));
       }
       await this.#shell.run(checkpointArgv(this.#o.container, this.sourceArchive));
     } catch (err) {
       // CRIU leaves a cgroup frozen by the hook frozen when the dump fails; the source must
       // keep serving.
-      const pid = this.#o.criuConfig ? await this.#containerPid() : 0;
-      if (pid > 0) await this.#shell.run(thawArgv(pid), { check: false });
+      const config = this.#o.criuConfig;
+      const pid = config ? await this.#containerPid() : 0;
+      if (config && pid > 0) {
+        await this.#shell.run(hookArgv(config, THAW_ACTION, pid), { check: false });
+      }
       throw err;
     }
     const { size } = await Deno.stat(this.sourceArchive);

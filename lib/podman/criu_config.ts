@@ -17,8 +17,8 @@
  *   its own wait. The migration runs the hook itself just before `podman container checkpoint`
  *   (lib/migrate/container_driver.ts), so that a request arriving in the ~90 ms before CRIU
  *   locks the connections is queued in the socket rather than dropped by the lock. When a dump
- *   fails after the freeze, CRIU leaves the cgroup frozen, so the caller thaws it
- *   ({@link thawArgv}).
+ *   fails after the freeze, CRIU leaves the cgroup frozen, so the caller thaws it through the
+ *   hook ({@link THAW_ACTION}).
  * - `leave-stopped` (only for the restore of a migration): the restored server stays stopped
  *   until the switch points at it, as a migrated process does. A server that answered its
  *   queued requests first would have its client's next request sent to the old, locked address
@@ -64,17 +64,23 @@ export function criuConfigText(options: CriuConfigOptions): string {
   return lines.join("\n") + "\n";
 }
 
+/** The action the hook takes outside CRIU: thaw the cgroup of `CRTOOLS_INIT_PID`. */
+export const THAW_ACTION = "p4cf-thaw";
+
 /**
  * CRIU action script. At `pre-dump` it freezes the dumped task's cgroup (v1 freezer or v2
  * cgroup.freeze) and waits for it in 1 ms steps; if that takes over a second it thaws the cgroup
- * and leaves freezing to CRIU. At `pre-resume` it writes the restored pid to `pidFile`.
+ * and leaves freezing to CRIU. At `pre-resume` it writes the restored pid to `pidFile`. The
+ * migration also runs it itself ({@link hookArgv}): `pre-dump` before Podman starts, and
+ * {@link THAW_ACTION} after a failed dump, so the cgroup is found in one place.
  */
 export function criuHookScript(pidFile: string): string {
   return `#!/bin/sh
 # Written by P4ContainerFlow (lib/podman/criu_config.ts); CRIU runs it at each action point.
 case "$CRTOOLS_SCRIPT_ACTION" in
   pre-resume) echo "$CRTOOLS_INIT_PID" > ${shellQuote(pidFile)}; exit 0 ;;
-  pre-dump) ;;
+  pre-dump) thaw= ;;
+  ${THAW_ACTION}) thaw=1 ;;
   *) exit 0 ;;
 esac
 cgroups=/proc/$CRTOOLS_INIT_PID/cgroup
@@ -82,18 +88,30 @@ v1=$(sed -n 's/^[0-9]*:freezer://p' "$cgroups")
 if [ -n "$v1" ]; then
   f=/sys/fs/cgroup/freezer$v1/freezer.state
   [ -w "$f" ] || exit 0
+  [ -n "$thaw" ] && { echo THAWED > "$f"; exit 0; }
   echo FROZEN > "$f"
   for _ in $(seq 1000); do [ "$(cat "$f")" = FROZEN ] && exit 0; sleep 0.001; done
   echo THAWED > "$f"
 else
   d=/sys/fs/cgroup$(sed -n 's/^0:://p' "$cgroups")
   [ -w "$d/cgroup.freeze" ] || exit 0
+  [ -n "$thaw" ] && { echo 0 > "$d/cgroup.freeze"; exit 0; }
   echo 1 > "$d/cgroup.freeze"
   for _ in $(seq 1000); do grep -qx 'frozen 1' "$d/cgroup.events" && exit 0; sleep 0.001; done
   echo 0 > "$d/cgroup.freeze"
 fi
 exit 0
 `;
+}
+
+/** Runs the configuration's hook for `action` on process `pid`, as CRIU would. */
+export function hookArgv(configPath: string, action: string, pid: number): string[] {
+  return [
+    "env",
+    `CRTOOLS_SCRIPT_ACTION=${action}`,
+    `CRTOOLS_INIT_PID=${pid}`,
+    criuHookPath(configPath),
+  ];
 }
 
 function shellQuote(s: string): string {
@@ -112,18 +130,4 @@ export async function writeCriuConfig(
     configPath,
     criuConfigText({ actionScript: hook, leaveStopped: options.leaveStopped }),
   );
-}
-
-/**
- * Thaws the cgroup of process `pid` (after a dump that failed with the cgroup frozen by the
- * hook). A shell one-liner, so it runs through the same Shell seam as every other command.
- */
-export function thawArgv(pid: number): string[] {
-  const script = [
-    `c=/proc/${pid}/cgroup`,
-    `v1=$(sed -n 's/^[0-9]*:freezer://p' $c)`,
-    `if [ -n "$v1" ]; then echo THAWED > /sys/fs/cgroup/freezer$v1/freezer.state;`,
-    `else echo 0 > /sys/fs/cgroup$(sed -n 's/^0:://p' $c)/cgroup.freeze; fi`,
-  ].join("\n");
-  return ["sh", "-c", script];
 }

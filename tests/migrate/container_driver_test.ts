@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { CommandError } from "../../lib/errors.ts";
 import { ContainerDriver } from "../../lib/migrate/container_driver.ts";
-import { criuConfigPath, restoredPidPath } from "../../lib/podman/criu_config.ts";
+import { criuConfigPath, criuHookPath, restoredPidPath } from "../../lib/podman/criu_config.ts";
 import { RecordingShell, type RunOptions, type RunResult, type Shell } from "../../lib/shell.ts";
 
 const base = {
@@ -65,9 +65,10 @@ Deno.test("the container freezes before the checkpoint, and a failed one thaws i
     assert.match(configAtCheckpoint, /^network-lock nftables$/m);
     assert.match(configAtCheckpoint, /^action-script .*server-hook\.sh$/m);
     assert.doesNotMatch(configAtCheckpoint, /leave-stopped/);
-    const thaw = shell.inner.calls.find((c) => c[0] === "sh");
-    assert.ok(thaw, "thaw command run");
-    assert.match(thaw.join(" "), /\/proc\/4321\/cgroup/);
+    const thaw = lines.indexOf(
+      `env CRTOOLS_SCRIPT_ACTION=p4cf-thaw CRTOOLS_INIT_PID=4321 ${criuHookPath(criuConfig)}`,
+    );
+    assert.ok(thaw > lines.findIndex((l) => l.includes("container checkpoint")), "thaw run after");
   });
 });
 
@@ -79,7 +80,7 @@ Deno.test("a container started without a CRIU configuration is dumped and restor
     ]);
     const driver = new ContainerDriver({ ...base, shell, checkpointDir: dir });
     await assert.rejects(driver.dump());
-    assert.ok(!shell.lines().some((l) => l.startsWith("sh ") || l.includes("podman inspect")));
+    assert.ok(!shell.lines().some((l) => l.startsWith("env ") || l.includes("podman inspect")));
     assert.equal(await driver.restore(), "hc-h3");
     assert.equal(await driver.resume(), false);
     assert.deepEqual(await Array.fromAsync(Deno.readDir(dir)), []);

@@ -3,8 +3,9 @@ import {
   criuConfigPath,
   criuConfigText,
   criuHookPath,
+  hookArgv,
   restoredPidPath,
-  thawArgv,
+  THAW_ACTION,
   writeCriuConfig,
 } from "../../lib/podman/criu_config.ts";
 import { defaultShell } from "../../lib/shell.ts";
@@ -86,7 +87,7 @@ async function cgroupWithSleeper(): Promise<
 }
 
 capTest({
-  name: "the hook freezes the dumped task's cgroup at pre-dump and thawArgv thaws it",
+  name: "the hook freezes the dumped task's cgroup at pre-dump and thaws it on request",
   needs: ["root"],
   async fn() {
     const dir = await Deno.makeTempDir({ prefix: "p4t-criu-config-" });
@@ -97,7 +98,7 @@ capTest({
       assert.equal(cg.state(), "THAWED");
       assert.equal(await runHook(criuHookPath(conf), "pre-dump", cg.pid), 0);
       assert.equal(cg.state(), "FROZEN", "frozen before CRIU would look");
-      await defaultShell.run(thawArgv(cg.pid));
+      await defaultShell.run(hookArgv(conf, THAW_ACTION, cg.pid));
       assert.equal(cg.state(), "THAWED");
     } finally {
       await cg.dispose();
