@@ -39,7 +39,6 @@ for (const s of wanted) {
 }
 
 const f = (v: number, digits = 1) => (Number.isFinite(v) ? v.toFixed(digits) : "-");
-const median = (xs: number[]) => String([...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]);
 const row = (name: string, s: LatencyStats, target = "") => [
   name,
   f(s.p50Ms, 2),
@@ -125,7 +124,7 @@ if (wanted.includes("predump")) {
         [
           `${s.preDumpRounds}: frozen window`,
           ...row("", s.frozen).slice(1, 4),
-          median(s.pagesWritten),
+          String(latencyStats(s.pagesWritten).p50Ms),
         ],
         [`${s.preDumpRounds}: CRIU frozen time`, ...row("", s.criuFrozen).slice(1, 4), ""],
         [`${s.preDumpRounds}: client downtime`, ...row("", s.downtime).slice(1, 4), ""],

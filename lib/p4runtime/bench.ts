@@ -166,9 +166,8 @@ export async function benchP4Runtime(
     await client.write(deletes, { batchSize });
     deleteMs.push(performance.now() - t0);
   }
-  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-  const batchedInsert = throughput(insertCount, batchSize, median(insertMs));
-  const batchedDelete = throughput(insertCount, batchSize, median(deleteMs));
+  const batchedInsert = throughput(insertCount, batchSize, latencyStats(insertMs).p50Ms);
+  const batchedDelete = throughput(insertCount, batchSize, latencyStats(deleteMs).p50Ms);
 
   // One INSERT per request.
   const t0 = performance.now();
