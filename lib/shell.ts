@@ -123,6 +123,8 @@ export interface DetachOptions {
   pidFile: string;
   /** File the process's exit status is written to when it ends (none: not recorded). */
   exitFile?: string;
+  /** Extra environment variables for the process (e.g. an LD_PRELOAD shim). */
+  env?: Record<string, string>;
 }
 
 // Runs in a fresh session (setsid --fork) as the workload's waiting parent. It closes every
@@ -148,6 +150,7 @@ export function detachedArgv(argv: readonly string[], options: DetachOptions): s
     "env",
     `LOGFILE=${options.logFile}`,
     `EXITFILE=${options.exitFile ?? ""}`,
+    ...Object.entries(options.env ?? {}).map(([k, v]) => `${k}=${v}`),
     ...inNetns(options.netns, [
       "setsid",
       "--fork",

@@ -29,6 +29,9 @@ ${CHECK_USAGE}
 Options:
   --topology-only   (up) Namespaces, links and pods only: no switch, controller or workloads
   --pcap            (up) Capture a pcap per switch port in the lab's run directory
+  --keep-checkpoints  (down) Keep the migrations' checkpoint images (removed by default: they
+                    hold the servers' whole memory)
+  --force           (up, down) Take over a lab another checkout of this project owns
   --json            (status) Print JSON`;
 
 async function verbUp(ref: string, values: OptionValues): Promise<number> {
@@ -37,6 +40,7 @@ async function verbUp(ref: string, values: OptionValues): Promise<number> {
     progress: consoleProgress(),
     topologyOnly: values["topology-only"] === true,
     pcap: values.pcap === true,
+    force: values.force === true,
   });
   const what = result.topology.alreadyUp ? "was already up" : "is up";
   console.log(`Lab ${lab.name} ${what} (${result.totalMs.toFixed(0)} ms).`);
@@ -145,6 +149,8 @@ export const lab: Command = {
     json: { type: "boolean" },
     solution: { type: "boolean" },
     keep: { type: "boolean" },
+    "keep-checkpoints": { type: "boolean" },
+    force: { type: "boolean" },
   },
   async run(values, positionals) {
     const [verb, ref, ...rest] = positionals;
@@ -167,7 +173,11 @@ export const lab: Command = {
       case "up":
         return await verbUp(ref, values);
       case "down": {
-        const result = await labDown(ref, { progress: consoleProgress() });
+        const result = await labDown(ref, {
+          progress: consoleProgress(),
+          keepCheckpoints: values["keep-checkpoints"] === true,
+          force: values.force === true,
+        });
         console.log(`Lab ${ref} is down (${result.totalMs.toFixed(0)} ms).`);
         return 0;
       }

@@ -5,6 +5,9 @@
  * @module
  */
 import { waitForPort } from "../net/port.ts";
+import { loopbackOnlyEnv } from "./loopback_shim.ts";
+import { UserError } from "../errors.ts";
+import { describeOwner, portInUse, portOwners } from "../net/port_owner.ts";
 import type { Switch } from "../lab/types.ts";
 import { defaultShell, pidAlive, type Shell, signalProcess, spawnDetached } from "../shell.ts";
 
@@ -59,6 +62,24 @@ export function bmv2Argv(sw: Switch, options: Bmv2Options): string[] {
   return argv;
 }
 
+/**
+ * Throws when the switch's gRPC or Thrift port is taken: BMv2 would fail to bind but keep
+ * running, and whoever holds the port (another lab's switch) would get this lab's pipeline.
+ */
+export function assertSwitchPortsFree(sw: Switch, labName?: string): void {
+  for (const [key, port] of [["grpc_port", sw.grpcPort], ["thrift_port", sw.thriftPort]] as const) {
+    if (!portInUse(port)) continue;
+    const owners = portOwners(port).map(describeOwner).join(", ") || "another network user";
+    throw new UserError(
+      `Cannot start switch ${sw.name}${labName ? ` of lab ${labName}` : ""}: port ${port} ` +
+        `(${key}) is in use by ${owners}`,
+      {
+        hint: `take down the lab using it, or give ${sw.name} another ${key} in the lab file`,
+      },
+    );
+  }
+}
+
 /** A switch process started by {@link startSwitch}. */
 export interface RunningSwitch {
   name: string;
@@ -80,11 +101,13 @@ export interface StartSwitchOptions extends Bmv2Options {
  */
 export async function startSwitch(sw: Switch, options: StartSwitchOptions): Promise<RunningSwitch> {
   const files = switchFiles(sw, options.runDir);
+  assertSwitchPortsFree(sw);
   await Deno.mkdir(options.runDir, { recursive: true });
   if (options.pcap) await Deno.mkdir(files.pcapDir, { recursive: true });
   const pid = await spawnDetached(options.shell ?? defaultShell, bmv2Argv(sw, options), {
     logFile: files.output,
     pidFile: files.pidFile,
+    env: await loopbackOnlyEnv(),
   });
   const running = { name: sw.name, pid, grpcAddress: `127.0.0.1:${sw.grpcPort}`, files };
   const ready = await waitForPort(sw.grpcPort, {

@@ -37,6 +37,8 @@ export interface ControllerApiOptions {
   lab?: string;
   /** Per-request timeout (default 30 s). */
   timeoutMs?: number;
+  /** The API token (from the address file). */
+  token?: string;
 }
 
 function notRunning(lab: string | undefined, detail: string): UserError {
@@ -52,11 +54,13 @@ export class ControllerApi {
   readonly url: string;
   readonly #lab?: string;
   readonly #timeoutMs: number;
+  readonly #token?: string;
 
   constructor(url: string, options: ControllerApiOptions = {}) {
     this.url = url.replace(/\/+$/, "");
     this.#lab = options.lab;
     this.#timeoutMs = options.timeoutMs ?? 30_000;
+    this.#token = options.token;
   }
 
   /** The API of the lab's running controller, found through `<runDir>/controller.json`. */
@@ -77,15 +81,18 @@ export class ControllerApi {
     if (typeof address?.url !== "string") {
       throw notRunning(lab.name, `${file} has no url`);
     }
-    return new ControllerApi(address.url, { ...options, lab: lab.name });
+    return new ControllerApi(address.url, { ...options, lab: lab.name, token: address.token });
   }
 
   async #call<T>(method: string, path: string, body?: unknown): Promise<T> {
     let res: Response;
     try {
+      const headers: Record<string, string> = {};
+      if (this.#token) headers.authorization = `Bearer ${this.#token}`;
+      if (body !== undefined) headers["content-type"] = "application/json";
       res = await fetch(`${this.url}${path}`, {
         method,
-        headers: body === undefined ? undefined : { "content-type": "application/json" },
+        headers,
         body: body === undefined ? undefined : JSON.stringify(body),
         signal: AbortSignal.timeout(this.#timeoutMs),
       });

@@ -13,8 +13,12 @@
  * | `GET /verify?switch=s1`      |            | `{switches}`: {@link SwitchVerification}[] |
  * | `GET /counters`              |            | {@link LbCounters}                       |
  *
- * Errors: `{error, hint?}` with 400 for bad input, 404 for unknown routes, 500 for anything else
- * (a switch that rejects a write included).
+ * Every request carries `Authorization: Bearer <token>` (the token is in the address file),
+ * `Host: 127.0.0.1:<port>` and no `Origin`; bodies are `application/json` of at most 64 KB.
+ *
+ * Errors: `{error, hint?}` with 400 for bad input, 401 without the token, 403 for a foreign
+ * `Host` or any `Origin`, 404 for unknown routes, 413/415 for oversized or non-JSON bodies, 500
+ * for anything else (a switch that rejects a write included).
  *
  * @module
  */
@@ -119,6 +123,8 @@ export interface ErrorBody {
 export interface ControllerAddress {
   /** Base URL, e.g. `http://127.0.0.1:41234`. */
   url: string;
+  /** Bearer token every request must carry (the file is readable by its owner only). */
+  token: string;
   pid: number;
   lab: string;
   startedAt: string;

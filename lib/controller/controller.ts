@@ -18,7 +18,9 @@
  */
 import { switchFiles } from "../bmv2/switch.ts";
 import { UserError } from "../errors.ts";
+import { isLabSwitchCmdline } from "../lab/naming.ts";
 import { closest } from "../lab/suggest.ts";
+import { describeOwner, portInUse, portOwners } from "../net/port_owner.ts";
 import type { Host, Lab, Switch } from "../lab/types.ts";
 import {
   type Backend,
@@ -98,6 +100,12 @@ export interface ControllerOptions {
   slotCount?: number;
   /** Push the pipeline even when a switch already runs this build (clears its state). */
   forcePipeline?: boolean;
+  /**
+   * Before writing a byte, check that the process listening on each switch's gRPC port is a
+   * BMv2 of this lab (bound to the lab's interfaces), not another lab's switch on the same port
+   * (default true; tests against an in-process fake switch turn it off).
+   */
+  verifySwitchOwner?: boolean;
   progress?: Progress;
 }
 
@@ -184,6 +192,7 @@ export class Controller implements AsyncDisposable {
   }
 
   async #connect(s: Session): Promise<void> {
+    if (this.#options.verifySwitchOwner !== false) await this.#verifyOwner(s);
     s.client = await P4RuntimeClient.connect({
       address: s.address,
       deviceId: s.sw.deviceId,
@@ -193,6 +202,25 @@ export class Controller implements AsyncDisposable {
       p4info: this.#pipeline!.p4info,
       switchLog: this.lab.runDir ? switchFiles(s.sw, this.lab.runDir).output : undefined,
     });
+  }
+
+  /** Waits for the switch's port to listen, then checks its owner is this lab's BMv2. */
+  async #verifyOwner(s: Session): Promise<void> {
+    const deadline = Date.now() + (this.#options.connectTimeoutMs ?? 20_000);
+    while (!portInUse(s.sw.grpcPort) && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const owners = portOwners(s.sw.grpcPort);
+    if (!owners.length) return; // Not listening (yet): connect() reports that with its retries.
+    if (owners.some((o) => isLabSwitchCmdline(o.cmdline, this.lab.id ?? ""))) return;
+    throw new UserError(
+      `Switch ${s.sw.name} of lab ${this.lab.name} is not the one listening on ` +
+        `127.0.0.1:${s.sw.grpcPort}: that is ${owners.map(describeOwner).join(", ")}`,
+      {
+        hint:
+          `take down whatever holds port ${s.sw.grpcPort}, then \`deno task lab up ${this.lab.name}\``,
+      },
+    );
   }
 
   /** Pushes the pipeline unless the switch runs this build, then writes what differs from plan. */

@@ -3,6 +3,11 @@
  * `api_types.ts`), bound to 127.0.0.1, announcing its address in a file so the CLI and the
  * migration code can find it, and shutting down cleanly on SIGTERM/SIGINT.
  *
+ * Only the lab's owner steers it: every request must carry the random bearer token written to
+ * the owner-only address file (loopback alone would let any local user repoint the switch), a
+ * `Host` naming the loopback address (DNS rebinding) and no `Origin` (a browser's cross-site
+ * request); bodies must be JSON, and are read with a size cap and a deadline.
+ *
  * ```ts
  * const service = await startControllerService(lab, { log: console.error });
  * await service.stopped; // until SIGTERM/SIGINT or service.stop()
@@ -33,6 +38,10 @@ export interface ApiServerOptions {
   addressFile?: string | null;
   /** One line per request and per lifecycle event. */
   log?: (line: string) => void;
+  /** Bearer token required on every request (default: 32 random bytes, hex). */
+  token?: string;
+  /** How long a request body may take to arrive (default 10 s). */
+  bodyTimeoutMs?: number;
 }
 
 /** A listening API server. */
@@ -42,6 +51,8 @@ export interface ApiServer {
   hostname: string;
   port: number;
   addressFile?: string;
+  /** The bearer token requests must carry. */
+  token: string;
   /** Stops accepting, waits for requests in flight, removes the address file. */
   shutdown(): Promise<void>;
   /** Resolves when the server has shut down. */
@@ -73,9 +84,43 @@ function errorResponse(err: unknown): Response {
   return json(500, body(err instanceof Error ? err.message : String(err)));
 }
 
-async function hostBody(req: Request): Promise<string> {
-  const text = await req.text();
-  if (text.length > MAX_BODY) throw new HttpError(413, "Request body is too large");
+/** Reads a request body of at most {@link MAX_BODY} bytes, refusing more as it arrives. */
+async function readBody(req: Request, timeoutMs: number): Promise<string> {
+  const declared = Number(req.headers.get("content-length") ?? "0");
+  if (declared > MAX_BODY) throw new HttpError(413, "Request body is too large");
+  if (!req.body) return "";
+  const reader = req.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  const timer = setTimeout(() => reader.cancel().catch(() => {}), timeoutMs);
+  try {
+    while (true) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      size += value.byteLength;
+      if (size > MAX_BODY) {
+        await reader.cancel().catch(() => {});
+        throw new HttpError(413, "Request body is too large");
+      }
+      chunks.push(value);
+    }
+  } catch (err) {
+    if (err instanceof HttpError) throw err;
+    throw new HttpError(408, "Request body did not arrive in time");
+  } finally {
+    clearTimeout(timer);
+  }
+  const all = new Uint8Array(size);
+  let at = 0;
+  for (const c of chunks) {
+    all.set(c, at);
+    at += c.byteLength;
+  }
+  return new TextDecoder().decode(all);
+}
+
+async function hostBody(req: Request, timeoutMs: number): Promise<string> {
+  const text = await readBody(req, timeoutMs);
   let body: Partial<HostBody>;
   try {
     body = JSON.parse(text);
@@ -88,8 +133,60 @@ async function hostBody(req: Request): Promise<string> {
   return body.host;
 }
 
+/** Constant-time string comparison, so the token cannot be guessed byte by byte. */
+function sameSecret(a: string, b: string): boolean {
+  const x = new TextEncoder().encode(a);
+  const y = new TextEncoder().encode(b);
+  let diff = x.length ^ y.length;
+  for (let i = 0; i < Math.max(x.length, y.length); i++) diff |= (x[i] ?? 0) ^ (y[i] ?? 0);
+  return diff === 0;
+}
+
+/**
+ * Refuses requests that are not the owner's: a foreign `Host` (DNS rebinding), any `Origin` (a
+ * browser page), a missing or wrong token, a body that is not JSON.
+ */
+export function checkRequest(req: Request, port: number, token: string): void {
+  const host = req.headers.get("host") ?? "";
+  const allowed = [`127.0.0.1:${port}`, `localhost:${port}`, `[::1]:${port}`];
+  if (!allowed.includes(host.toLowerCase())) {
+    throw new HttpError(403, `Host "${host}" is not this controller`, `use ${allowed[0]}`);
+  }
+  if (req.headers.has("origin")) {
+    throw new HttpError(403, "Cross-origin requests are refused", "call the API from the CLI");
+  }
+  const auth = req.headers.get("authorization") ?? "";
+  if (!auth.startsWith("Bearer ") || !sameSecret(auth.slice(7), token)) {
+    throw new HttpError(
+      401,
+      "Missing or wrong API token",
+      'send "Authorization: Bearer <token>" with the token from the lab\'s controller.json ' +
+        "(readable by its owner only)",
+    );
+  }
+  if (
+    (req.method === "POST" || req.method === "PUT") &&
+    !/^application\/json\s*(;|$)/i.test(req.headers.get("content-type") ?? "")
+  ) {
+    throw new HttpError(415, "Request bodies must be JSON", "send Content-Type: application/json");
+  }
+}
+
+function decodeSegment(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    throw new HttpError(400, `Malformed path segment "${segment}"`, "percent-encode it correctly");
+  }
+}
+
 /** Routes one request to the controller. */
-async function route(controller: Controller, req: Request, url: URL): Promise<Response> {
+async function route(
+  controller: Controller,
+  req: Request,
+  url: URL,
+  bodyTimeoutMs: number,
+): Promise<Response> {
   const path = url.pathname.replace(/\/+$/, "") || "/";
   const method = req.method;
   const only = (allowed: string) => {
@@ -98,9 +195,9 @@ async function route(controller: Controller, req: Request, url: URL): Promise<Re
     }
   };
   if (path.startsWith("/backends/")) {
-    const name = decodeURIComponent(path.slice("/backends/".length));
+    const name = decodeSegment(path.slice("/backends/".length));
     if (method === "PUT") {
-      return json(200, await controller.migrateBackend(name, await hostBody(req)));
+      return json(200, await controller.migrateBackend(name, await hostBody(req, bodyTimeoutMs)));
     }
     if (method === "DELETE") return json(200, await controller.removeBackend(name));
     throw new HttpError(405, `${method} is not allowed on ${path}`, "use PUT or DELETE");
@@ -111,7 +208,9 @@ async function route(controller: Controller, req: Request, url: URL): Promise<Re
       only("GET");
       return json(200, controller.health());
     case "/backends":
-      if (method === "POST") return json(201, await controller.addBackend(await hostBody(req)));
+      if (method === "POST") {
+        return json(201, await controller.addBackend(await hostBody(req, bodyTimeoutMs)));
+      }
       only("GET");
       return json(200, controller.listBackends());
     case "/entries":
@@ -141,7 +240,10 @@ export async function serveControllerApi(
   const hostname = options.hostname ?? "127.0.0.1";
   const addressFile = options.addressFile === null ? undefined : options.addressFile ??
     (controller.lab.runDir ? controllerAddressPath(controller.lab.runDir) : undefined);
+  const token = options.token ?? randomToken();
+  const bodyTimeoutMs = options.bodyTimeoutMs ?? 10_000;
   const listening = Promise.withResolvers<Deno.NetAddr>();
+  let port = 0;
   const server = Deno.serve({
     hostname,
     port: options.port ?? 0,
@@ -149,10 +251,12 @@ export async function serveControllerApi(
     onError: (err) => errorResponse(err),
   }, async (req) => {
     const t0 = performance.now();
+    if (port === 0) port = (await listening.promise).port;
     const url = new URL(req.url);
     let res: Response;
     try {
-      res = await route(controller, req, url);
+      checkRequest(req, port, token);
+      res = await route(controller, req, url, bodyTimeoutMs);
     } catch (err) {
       res = errorResponse(err);
     }
@@ -164,18 +268,22 @@ export async function serveControllerApi(
     return res;
   });
   const addr = await listening.promise;
+  port = addr.port;
   const url = `http://${
     addr.hostname.includes(":") ? `[${addr.hostname}]` : addr.hostname
   }:${addr.port}`;
   if (addressFile) {
     const content: ControllerAddress = {
       url,
+      token,
       pid: Deno.pid,
       lab: controller.lab.name,
       startedAt: new Date().toISOString(),
     };
     const tmp = `${addressFile}.${Deno.pid}.tmp`;
-    await Deno.writeTextFile(tmp, JSON.stringify(content, null, 2) + "\n");
+    // Owner-only: the token in it steers the switch.
+    await Deno.writeTextFile(tmp, JSON.stringify(content, null, 2) + "\n", { mode: 0o600 });
+    await Deno.chmod(tmp, 0o600);
     await Deno.rename(tmp, addressFile);
   }
   log(`controller of lab "${controller.lab.name}" listening on ${url}`);
@@ -185,6 +293,7 @@ export async function serveControllerApi(
     hostname: addr.hostname,
     port: addr.port,
     addressFile,
+    token,
     finished: server.finished,
     shutdown() {
       shutting ??= (async () => {
@@ -194,6 +303,11 @@ export async function serveControllerApi(
       return shutting;
     },
   };
+}
+
+function randomToken(): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(32));
+  return [...bytes].map((b) => b.toString(16).padStart(2, "0")).join("");
 }
 
 /** Removes the address file unless another controller has written its own since. */

@@ -31,11 +31,29 @@ export const IFACE_PATTERN = /^[a-z][a-z0-9_-]{0,14}$/;
 /** Name of the interface inside a host's namespace when the lab file gives none. */
 export const DEFAULT_HOST_IFACE = "eth0";
 
-/** First P4Runtime gRPC port; switch i (0-based, in file order) gets this + i. */
-export const GRPC_PORT_BASE = 50051;
+/** Lowest default switch port: below it lie well-known services' ports. */
+export const SWITCH_PORT_FLOOR = 20000;
 
-/** First BMv2 Thrift port; switch i gets this + i. */
-export const THRIFT_PORT_BASE = 9090;
+/** Ports a lab reserves for its switches by default: 2 per switch, 8 switches before overlap. */
+const SWITCH_PORT_BLOCK = 16;
+
+/** Blocks between the floor and Linux's ephemeral range (32768-), where clients' ports live. */
+const SWITCH_PORT_BLOCKS = 780;
+
+/**
+ * Default P4Runtime gRPC and BMv2 Thrift ports of switch `index` (0-based, in file order): a
+ * block of ports derived from the lab id, so two labs that pin no ports can be up at once (and a
+ * clash is caught by the port check at `up`). Below the ephemeral range, so no client's
+ * connection holds them.
+ */
+export function defaultSwitchPorts(labId: string, index: number): { grpc: number; thrift: number } {
+  // FNV-1a: small, stable across runs and machines.
+  let h = 0x811c9dc5;
+  for (const c of new TextEncoder().encode(labId)) h = Math.imul(h ^ c, 0x01000193) >>> 0;
+  const base = SWITCH_PORT_FLOOR + (h % SWITCH_PORT_BLOCKS) * SWITCH_PORT_BLOCK;
+  const offset = (2 * index) % SWITCH_PORT_BLOCK;
+  return { grpc: base + offset, thrift: base + offset + 1 };
+}
 
 /**
  * The default lab id: the initials of a multi-word name (`process-migration` -> `pm`,
@@ -114,4 +132,13 @@ export function defaultGateway(ip: number, prefix: number): string {
 export function subnetBounds(ip: number, prefix: number): { network: number; broadcast: number } {
   const network = (ip & prefixMask(prefix)) >>> 0;
   return { network, broadcast: (network | ~prefixMask(prefix)) >>> 0 };
+}
+
+/** True when a command line is a `simple_switch_grpc` bound to this lab's interfaces. */
+export function isLabSwitchCmdline(args: readonly string[], labId: string): boolean {
+  if (!args.length || !/(^|\/)simple_switch(_grpc)?$/.test(args[0])) return false;
+  return args.some((a) => {
+    const m = /^\d+@(.+)$/.exec(a);
+    return m !== null && isLabIfaceName(labId, m[1]);
+  });
 }

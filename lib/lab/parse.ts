@@ -16,6 +16,12 @@ export interface ParseOptions {
   runRoot?: string;
 }
 
+/** Largest lab file accepted (the shipped ones are 2-3 KB). */
+export const MAX_LAB_FILE_BYTES = 256 * 1024;
+
+/** Most alias expansions accepted in a lab file (YAML's own default is 100). */
+const MAX_ALIAS_COUNT = 100;
+
 /**
  * Parses and validates lab text. `file` is the absolute path it came from (used for the default
  * lab name and in messages).
@@ -23,6 +29,14 @@ export interface ParseOptions {
  * @throws {LabFileError} listing every problem found.
  */
 export function parseLabText(text: string, file: string, options: ParseOptions = {}): Lab {
+  if (text.length > MAX_LAB_FILE_BYTES) {
+    throw new LabFileError(file, [{
+      path: [],
+      message: `is ${Math.round(text.length / 1024)} KB, more than a lab file may be ` +
+        `(${MAX_LAB_FILE_BYTES / 1024} KB)`,
+      hint: "a lab has tens of hosts: is this the right file?",
+    }]);
+  }
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, prettyErrors: false });
   const yamlIssues: LabIssue[] = doc.errors.map((err) => ({
@@ -37,7 +51,18 @@ export function parseLabText(text: string, file: string, options: ParseOptions =
   }));
   if (doc.errors.some((e) => e.code !== "DUPLICATE_KEY")) throw new LabFileError(file, yamlIssues);
 
-  const { file: labFile, issues: structural } = readLabFile(doc.toJS());
+  let value: unknown;
+  try {
+    // A few aliases are fine; an alias bomb expands to gigabytes.
+    value = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
+  } catch (err) {
+    throw new LabFileError(file, [{
+      path: [],
+      message: `cannot be expanded: ${firstLine((err as Error).message)}`,
+      hint: `use at most ${MAX_ALIAS_COUNT} YAML aliases (*name), or write the values out`,
+    }]);
+  }
+  const { file: labFile, issues: structural } = readLabFile(value);
   const { lab, issues: semantic } = resolveLab(labFile, { file, runRoot: options.runRoot });
   const issues = [...yamlIssues, ...structural, ...semantic].map((issue) =>
     issue.line !== undefined

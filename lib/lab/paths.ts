@@ -28,3 +28,17 @@ export function labRunDir(labName: string, runRoot: string = labsRunRoot()): str
 export function migrateLockPath(runDir: string): string {
   return `${runDir}/migrate.lock`;
 }
+
+/** Where a lab keeps its migrations' checkpoints and reports (the servers' whole memory). */
+export function migrationsDir(runDir: string): string {
+  return `${runDir}/migrations`;
+}
+
+/**
+ * Creates `dir` (and its parents) and makes it owner-only (0700): run directories hold the
+ * controller's API token and checkpoint images, which no other local user may read.
+ */
+export async function ensurePrivateDir(dir: string): Promise<void> {
+  await Deno.mkdir(dir, { recursive: true, mode: 0o700 });
+  await Deno.chmod(dir, 0o700);
+}

@@ -13,17 +13,16 @@ import {
   containerName,
   DEFAULT_HOST_IFACE,
   defaultGateway,
+  defaultSwitchPorts,
   deriveHostMac,
   deriveLabId,
   derivePortMac,
-  GRPC_PORT_BASE,
   IFNAME_MAX,
   LAB_ID_PATTERN,
   netnsName,
   podName,
   portIfaceName,
   subnetBounds,
-  THRIFT_PORT_BASE,
 } from "./naming.ts";
 import { labRunDir, labsRunRoot } from "./paths.ts";
 import { suggestionHint } from "./suggest.ts";
@@ -239,8 +238,8 @@ function resolveSwitches(issues: IssueList, file: LabFile, labId: string): Switc
       name: s.name,
       kind: s.kind ?? file.defaults.switchKind ?? "bmv2",
       deviceId: s.deviceId ?? i,
-      grpcPort: s.grpcPort ?? GRPC_PORT_BASE + i,
-      thriftPort: s.thriftPort ?? THRIFT_PORT_BASE + i,
+      grpcPort: s.grpcPort ?? defaultSwitchPorts(labId, i).grpc,
+      thriftPort: s.thriftPort ?? defaultSwitchPorts(labId, i).thrift,
       ports: [],
     };
     if (sw.kind === "bmv2-container") sw.container = containerName(labId, s.name);

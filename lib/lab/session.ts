@@ -25,8 +25,9 @@ import { buildWorkloads } from "../workloads/build.ts";
 import { planWorkloadStart, startWorkload, type WorkloadPlacement } from "../workloads/start.ts";
 import { loadLab } from "./load.ts";
 import { settleLabPodmanCommands } from "./orphan_commands.ts";
-import { labRunDir, migrateLockPath } from "./paths.ts";
+import { labRunDir, migrateLockPath, migrationsDir } from "./paths.ts";
 import { acquireLock } from "../pid_lock.ts";
+import { assertNotForeign, claimLab, releaseLab } from "./registry.ts";
 import type { Lab } from "./types.ts";
 
 export interface SessionOptions {
@@ -36,6 +37,10 @@ export interface SessionOptions {
   topologyOnly?: boolean;
   /** Capture pcaps on every switch port. */
   pcap?: boolean;
+  /** Take the lab over when another checkout owns its id (see `registry.ts`). */
+  force?: boolean;
+  /** Registry directory (tests). */
+  registryDir?: string;
 }
 
 export interface LabUpResult {
@@ -200,6 +205,10 @@ export async function labUp(lab: Lab, options: SessionOptions = {}): Promise<Lab
       }
     }
   }
+  await claimLab({ name: lab.name, id: lab.id!, runDir }, {
+    force: options.force,
+    dir: options.registryDir,
+  });
   const paths = await buildWorkloads({ shell });
   const plans = options.topologyOnly
     ? []
@@ -289,10 +298,22 @@ function exists(path: string): Promise<boolean> {
  */
 export async function labDown(
   lab: Lab | string,
-  options: { shell?: Shell; progress?: Progress } = {},
+  options: {
+    shell?: Shell;
+    progress?: Progress;
+    keepCheckpoints?: boolean;
+    /** Take the lab down even when another checkout owns its id. */
+    force?: boolean;
+    registryDir?: string;
+  } = {},
 ): Promise<DownResult> {
   const loaded = typeof lab !== "string" ? lab : await loadLab(lab).catch(() => undefined);
   const runDir = loaded ? loaded.runDir : labRunDir(lab as string);
+  const name = loaded?.name ?? (lab as string);
+  const id = loaded?.id ??
+    (runDir ? (await readState(runDir).catch(() => undefined))?.id : undefined);
+  const registry = { force: options.force, dir: options.registryDir };
+  if (id && runDir) await assertNotForeign({ name, id, runDir }, "down", registry);
   // A live migration would go on issuing Podman commands while the pods go (Podman 4.3 can
   // deadlock a restore into a pod against `pod ls`); a killed one left a lock that is taken over.
   await using _migration = runDir && await exists(runDir)
@@ -301,15 +322,17 @@ export async function labDown(
       (owner) => `A migration in this lab is still running (pid ${owner}); lab down would race it`,
     )
     : undefined;
-  if (runDir) {
-    const id = loaded?.id ?? (await readState(runDir).catch(() => undefined))?.id;
-    await settleLabPodmanCommands(runDir, id, options);
-  }
+  if (runDir) await settleLabPodmanCommands(runDir, id, options);
   const result = await down(lab, options);
+  if (id && runDir) await releaseLab({ id, runDir }, registry);
   if (runDir) {
     const files = controllerFiles(runDir);
     for (const f of [placementsPath(runDir), files.addressFile, files.stateFile]) {
       await Deno.remove(f).catch(() => {});
+    }
+    // Checkpoints hold the servers' whole memory: not left lying around unless asked for.
+    if (!options.keepCheckpoints) {
+      await Deno.remove(migrationsDir(runDir), { recursive: true }).catch(() => {});
     }
   }
   return result;

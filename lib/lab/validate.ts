@@ -146,7 +146,27 @@ function ipv4(issues: IssueList, obj: Obj, key: string, path: FieldPath): AddrFi
       "write it like 10.0.1.1",
     );
   }
+  const unusable = unusableAddress(addr);
+  if (unusable) {
+    return issues.add([...path, key], `${show(text)} is ${unusable}`, USABLE_HINT);
+  }
   return { text, addr };
+}
+
+const USABLE_HINT = "use a unicast address such as 10.0.1.1 (private ranges suit labs best)";
+
+/**
+ * Why an IPv4 address cannot be a lab host, gateway or VIP (it would never cross the switch, or
+ * reach the machine's own services), or undefined when it can.
+ */
+export function unusableAddress(addr: number): string | undefined {
+  const first = addr >>> 24;
+  if (first === 0) return "in 0.0.0.0/8 (this network)";
+  if (first === 127) return "a loopback address (it would reach this machine, not the lab)";
+  if (first >= 224 && first < 240) return "a multicast address";
+  if (addr >>> 0 === 0xffffffff) return "the broadcast address";
+  if (first >= 240) return "in the reserved range 240.0.0.0/4";
+  return undefined;
 }
 
 /** Checks a lab, host, switch or workload name; returns whether it is usable. */
@@ -200,6 +220,12 @@ function readHost(issues: IssueList, name: string, value: unknown): HostEntry | 
           `${show(text)} has prefix /${cidr.prefix}`,
           "use a prefix from /8 to /30",
         );
+      } else if ((cidr?.addr ?? bare) !== undefined && unusableAddress((cidr?.addr ?? bare)!)) {
+        issues.add(
+          [...path, "ip"],
+          `${show(text)} is ${unusableAddress((cidr?.addr ?? bare)!)}`,
+          USABLE_HINT,
+        );
       } else if (cidr) host.ip = { text, addr: cidr.addr, prefix: cidr.prefix };
       else if (bare !== undefined) host.ip = { text, addr: bare, prefix: 24 };
       else {
@@ -223,8 +249,14 @@ function readHost(issues: IssueList, name: string, value: unknown): HostEntry | 
     } else if (bytes[0] & 1) {
       issues.add(
         [...path, "mac"],
-        `${show(mac)} is a multicast MAC`,
+        `${show(mac)} is a ${bytes.every((b) => b === 0xff) ? "broadcast" : "multicast"} MAC`,
         "the first byte must be even",
+      );
+    } else if (bytes.every((b) => b === 0)) {
+      issues.add(
+        [...path, "mac"],
+        `${show(mac)} is the all-zero MAC`,
+        "write it like 02:00:00:00:01:01",
       );
     } else host.mac = mac.toLowerCase().replaceAll("-", ":");
   }
@@ -252,8 +284,9 @@ function readSwitch(issues: IssueList, name: string, value: unknown): SwitchEntr
     name,
     kind: oneOf(issues, obj, "kind", path, SWITCH_KINDS),
     deviceId: int(issues, obj, "device_id", path, 0, 65535),
-    grpcPort: int(issues, obj, "grpc_port", path, 1, 65535),
-    thriftPort: int(issues, obj, "thrift_port", path, 1, 65535),
+    // Below 1024 lie the machine's own services (ssh on 22, ...): never a switch's.
+    grpcPort: int(issues, obj, "grpc_port", path, 1024, 65535),
+    thriftPort: int(issues, obj, "thrift_port", path, 1024, 65535),
   };
 }
 

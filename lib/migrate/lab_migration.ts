@@ -10,7 +10,7 @@ import { ControllerApi } from "../controller/api_client.ts";
 import { criuCanTrackMemory } from "../criu/checkpoint.ts";
 import { UserError } from "../errors.ts";
 import { acquireLock } from "../pid_lock.ts";
-import { migrateLockPath } from "../lab/paths.ts";
+import { ensurePrivateDir, migrateLockPath, migrationsDir } from "../lab/paths.ts";
 import { readPlacements, runDirOf, writePlacements } from "../lab/session.ts";
 import type { Host, Lab } from "../lab/types.ts";
 import { type Progress, silentProgress } from "../progress.ts";
@@ -138,7 +138,11 @@ export async function migrateWorkload(
   }
   const startedAt = new Date();
   const stamp = startedAt.toISOString().replace(/[:.]/g, "-");
-  const checkpointDir = `${runDir}/migrations/${stamp}-${workload.name}-${from.name}-${to.name}`;
+  const checkpointDir = `${
+    migrationsDir(runDir)
+  }/${stamp}-${workload.name}-${from.name}-${to.name}`;
+  await ensurePrivateDir(migrationsDir(runDir));
+  await ensurePrivateDir(checkpointDir);
   const netnsOf = (h: Host) => h.netns ?? h.name;
   let driver: MigrationDriver;
   let processDriver: ProcessDriver | undefined;

@@ -171,6 +171,11 @@ function explainPodmanFailure(err: unknown): unknown {
   return err;
 }
 
+/** Steps that belong to the switches: skipped (and done later) when no switch starter is given. */
+function isSwitchStep(step: PlanStep): boolean {
+  return step.kind === "start-switch" || step.kind === "guard-switch-ports";
+}
+
 /** Runs steps, recording created objects first; returns the timings. */
 async function executeSteps(
   steps: { step: PlanStep; index: number }[],
@@ -182,7 +187,7 @@ async function executeSteps(
   const timings: StepTiming[] = [];
   for (const { step, index } of steps) {
     const label = `[${index + 1}/${total}] ${step.title}`;
-    if (step.kind === "start-switch" && !ctx.startSwitch) {
+    if (isSwitchStep(step) && !ctx.startSwitch) {
       ctx.progress.warn(`${label}: skipped (no switch starter; is BMv2 installed?)`);
       if (!state.skipped.includes(step.title)) state.skipped.push(step.title);
       timings.push({ kind: step.kind, title: step.title, ms: 0, skipped: true });
@@ -237,7 +242,7 @@ export async function up(lab: Lab, options: UpOptions = {}): Promise<UpResult> {
     }
     const pending = plan.steps
       .map((step, index) => ({ step, index }))
-      .filter(({ step }) => step.kind === "start-switch" && state!.skipped.includes(step.title));
+      .filter(({ step }) => isSwitchStep(step) && state!.skipped.includes(step.title));
     const steps = options.startSwitch && pending.length
       ? await executeSteps(pending, plan.steps.length, state, ctx, options)
       : [];

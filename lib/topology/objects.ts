@@ -4,7 +4,8 @@
  *
  * @module
  */
-import { LAB_LABEL } from "../lab/naming.ts";
+import { isLabIfaceName, LAB_LABEL } from "../lab/naming.ts";
+import { parseNftTables, portGuardRemovalArgv, portGuardTable } from "../net/port_guard.ts";
 import type { Shell } from "../shell.ts";
 
 /** Something `lab up` created and `lab down` removes; recorded in the state file first. */
@@ -18,7 +19,9 @@ export type LabObject =
   /** A Podman container outside any pod (e.g. a containerised switch). */
   | { kind: "container"; name: string }
   /** A detached process whose pid is written to `pidFile`; `comm` guards against pid reuse. */
-  | { kind: "process"; name: string; pidFile: string; comm: string };
+  | { kind: "process"; name: string; pidFile: string; comm: string }
+  /** An nftables table (family inet), e.g. the guard of the switch ports. */
+  | { kind: "nft-table"; name: string };
 
 /** Argv that removes an object (processes are signalled by pid; see {@link removeObject}). */
 export function removalArgv(obj: LabObject): string[][] {
@@ -33,6 +36,8 @@ export function removalArgv(obj: LabObject): string[][] {
       return [["podman", "rm", "--force", "--time", "0", obj.name]];
     case "process":
       return [["kill", "-TERM", `{pidfile:${obj.pidFile}}`]];
+    case "nft-table":
+      return [portGuardRemovalArgv(obj.name)];
   }
 }
 
@@ -54,6 +59,8 @@ export interface Inventory {
   containers: Map<string, string>;
   /** Podman networks labelled with the lab. */
   networks: Set<string>;
+  /** nftables tables of family inet. */
+  nftTables: Set<string>;
 }
 
 /** Parses `ip netns list` (`name` or `name (id: 3)` per line). */
@@ -112,9 +119,10 @@ export async function takeInventory(
   podman: boolean,
 ): Promise<Inventory> {
   const label = `label=${LAB_LABEL}=${labName}`;
-  const [netns, links] = await Promise.all([
+  const [netns, links, nft] = await Promise.all([
     shell.run(["ip", "netns", "list"], { check: false }),
     shell.run(["ip", "-o", "link", "show"], { check: false }),
+    shell.run(["nft", "list", "tables"], { check: false }),
   ]);
   const inv: Inventory = {
     netns: parseNetnsList(netns.stdout),
@@ -123,6 +131,7 @@ export async function takeInventory(
     podIds: new Map(),
     containers: new Map(),
     networks: new Set(),
+    nftTables: parseNftTables(nft.stdout),
   };
   if (podman) {
     const [pods, ctrs, nets] = await Promise.all([
@@ -140,11 +149,33 @@ export async function takeInventory(
   return inv;
 }
 
-/** The pid in a pid file when that process is alive and still runs `comm`, else undefined. */
+/** Seconds since the epoch at which a process started (from /proc), or undefined. */
+export function processStartEpochS(pid: number): number | undefined {
+  try {
+    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+    // Field 22 (starttime, clock ticks since boot) is the 20th after the command name.
+    const ticks = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19]);
+    const btime = Number(/^btime (\d+)$/m.exec(Deno.readTextFileSync("/proc/stat"))?.[1]);
+    // USER_HZ is 100 on every Linux architecture we run on.
+    return Number.isFinite(ticks) && btime > 0 ? btime + ticks / 100 : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** How much later than its pid file a process may have started and still be the one written. */
+const PID_FILE_SLACK_S = 5;
+
+/**
+ * The pid in a pid file when that process is alive, still runs `comm` and started no later than
+ * the pid file was written (a pid reused by a later process is not ours), else undefined.
+ */
 export function livePid(pidFile: string, comm: string): number | undefined {
   let pid: number;
+  let writtenS: number;
   try {
     pid = Number.parseInt(Deno.readTextFileSync(pidFile).trim(), 10);
+    writtenS = (Deno.statSync(pidFile).mtime?.getTime() ?? 0) / 1000;
   } catch {
     return undefined;
   }
@@ -155,9 +186,40 @@ export function livePid(pidFile: string, comm: string): number | undefined {
     const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
     const state = stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3);
     if (state === "Z" || state === "X") return undefined;
-    return actual === comm.slice(0, 15) ? pid : undefined;
+    if (actual !== comm.slice(0, 15)) return undefined;
+    const started = processStartEpochS(pid);
+    if (started !== undefined && started > writtenS + PID_FILE_SLACK_S) return undefined;
+    return pid;
   } catch {
     return undefined;
+  }
+}
+
+/**
+ * Why a recorded object is not one this lab can have created (a forged or corrupt state file),
+ * or undefined when it is plausibly the lab's: names carry the lab's prefix, pid files live in
+ * its run directory.
+ */
+export function foreignReason(obj: LabObject, labId: string, runDir: string): string | undefined {
+  const prefixed = (name: string) => name.startsWith(`${labId}-`);
+  switch (obj.kind) {
+    case "netns":
+    case "pod":
+    case "container":
+      return prefixed(obj.name) ? undefined : `${obj.name} lacks the lab's prefix "${labId}-"`;
+    case "link":
+      return isLabIfaceName(labId, obj.name)
+        ? undefined
+        : `${obj.name} is not named like a switch port of lab id "${labId}"`;
+    case "nft-table":
+      return obj.name === portGuardTable(labId) ? undefined : `${obj.name} is not the lab's table`;
+    case "process": {
+      const dir = runDir.replace(/\/+$/, "");
+      const normal = obj.pidFile.split("/").filter((p) => p && p !== ".").join("/");
+      return obj.pidFile.startsWith(`${dir}/`) && !normal.split("/").includes("..")
+        ? undefined
+        : `pid file ${obj.pidFile} is outside the run directory ${dir}`;
+    }
   }
 }
 
@@ -174,5 +236,7 @@ export function objectExists(obj: LabObject, inv: Inventory): boolean {
       return inv.containers.has(obj.name);
     case "process":
       return livePid(obj.pidFile, obj.comm) !== undefined;
+    case "nft-table":
+      return inv.nftTables.has(obj.name);
   }
 }

@@ -25,6 +25,7 @@ import { inSubnet, parseIpv4 } from "../net/addr.ts";
 import { infraName, LAB_LABEL } from "../lab/naming.ts";
 import type { Host, Lab, Switch } from "../lab/types.ts";
 import { inNetns } from "../shell.ts";
+import { portGuardArgv, portGuardTable } from "../net/port_guard.ts";
 import { type LabObject, removalArgv } from "./objects.ts";
 
 /** Features `ethtool -K` turns off on every lab interface. */
@@ -64,6 +65,8 @@ export type PlanStep =
   | StepBase & { kind: "create-veth"; iface: string; peer: string; peerNetns?: string }
   | StepBase & { kind: "configure-switch-iface"; iface: string }
   | StepBase & { kind: "configure-host-iface"; host: string; netns: string; iface: string }
+  /** Rejects other users' connections to the switches' gRPC and Thrift ports (nftables). */
+  | StepBase & { kind: "guard-switch-ports"; ports: number[] }
   /** Starts a switch through the caller's hook (see `switch_start.ts`); `run` is empty. */
   | StepBase & { kind: "start-switch"; switch: Switch; pidFile: string; logFile: string };
 
@@ -251,6 +254,19 @@ function startSwitchStep(lab: Lab, runDir: string, sw: Switch): PlanStep {
   };
 }
 
+function guardSwitchPortsStep(lab: Lab): PlanStep {
+  const ports = lab.switches.flatMap((sw) => [sw.grpcPort, sw.thriftPort]);
+  const creates: LabObject[] = [{ kind: "nft-table", name: portGuardTable(labId(lab)) }];
+  return {
+    kind: "guard-switch-ports",
+    title: `switch ports ${ports.join(", ")}: root only (nftables ${creates[0].name})`,
+    ports,
+    creates,
+    run: [portGuardArgv(labId(lab), ports)],
+    undo: undoOf(creates),
+  };
+}
+
 export interface PlanOptions {
   /** Leave out the switch start steps (topology only). */
   withoutSwitches?: boolean;
@@ -321,7 +337,8 @@ export function planLab(lab: Lab, options: PlanOptions = {}): Plan {
       steps.push(configureSwitchIface(p.iface), configureSwitchIface(peer));
     }
   }
-  if (!options.withoutSwitches) {
+  if (!options.withoutSwitches && lab.switches.length) {
+    steps.push(guardSwitchPortsStep(lab));
     for (const sw of lab.switches) steps.push(startSwitchStep(lab, runDir, sw));
   }
   return { lab, runDir, steps };

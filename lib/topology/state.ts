@@ -7,6 +7,7 @@
  * @module
  */
 import { UserError } from "../errors.ts";
+import { ensurePrivateDir } from "../lab/paths.ts";
 import { acquireLock, type Lock } from "../pid_lock.ts";
 import type { LabObject } from "./objects.ts";
 
@@ -125,7 +126,8 @@ export type LabLock = Lock;
  * over; one held by a live process is an error.
  */
 export async function lockLab(runDir: string, labName: string): Promise<LabLock> {
-  await Deno.mkdir(runDir, { recursive: true });
+  await ensurePrivateDir(runDir.replace(/\/[^/]+\/?$/, ""));
+  await ensurePrivateDir(runDir);
   return await acquireLock(
     `${runDir}/lock`,
     (owner) => `Lab ${labName} is busy: another lab up/down is running (pid ${owner})`,

@@ -9,7 +9,8 @@
  *
  * @module
  */
-import { logTail } from "../bmv2/switch.ts";
+import { loopbackOnlyEnv } from "../bmv2/loopback_shim.ts";
+import { assertSwitchPortsFree, logTail } from "../bmv2/switch.ts";
 import { waitForPort } from "../net/port.ts";
 import { LAB_LABEL } from "../lab/naming.ts";
 import type { Lab, Switch } from "../lab/types.ts";
@@ -69,8 +70,12 @@ export function switchContainerArgv(
   ctx: SwitchStartContext,
   image: string,
   switchArgv: readonly string[],
+  env: Record<string, string> = {},
 ): string[] {
-  const mounts = [...new Set([...pathDirs(switchArgv), ctx.runDir])]
+  const envDirs = Object.values(env).filter((v) => v.startsWith("/")).map((v) =>
+    v.slice(0, v.lastIndexOf("/")) || "/"
+  );
+  const mounts = [...new Set([...pathDirs(switchArgv), ...envDirs, ctx.runDir])]
     .sort()
     .filter((d, _i, all) => !all.some((o) => o !== d && d.startsWith(`${o}/`)));
   return [
@@ -88,6 +93,7 @@ export function switchContainerArgv(
     "--log-opt",
     `path=${ctx.logFile}`,
     ...mounts.flatMap((d) => ["--volume", `${d}:${d}`]),
+    ...Object.entries(env).flatMap(([k, v]) => ["--env", `${k}=${v}`]),
     image,
     ...switchArgv.slice(1),
   ];
@@ -108,12 +114,15 @@ export function switchStarter(
   options: SwitchStarterOptions = {},
 ): StartSwitch {
   return async (ctx) => {
+    assertSwitchPortsFree(ctx.switch, ctx.lab.name);
     const argv = await argvFor(ctx);
+    // BMv2's Thrift server listens on every address unless the shim binds it to loopback.
+    const env = await loopbackOnlyEnv();
     if (ctx.switch.kind === "bmv2-container") {
       const image = await ensureBmv2Image(ctx.shell, ctx.progress ?? silentProgress);
-      await ctx.shell.run(switchContainerArgv(ctx, image, argv));
+      await ctx.shell.run(switchContainerArgv(ctx, image, argv, env));
     } else {
-      await spawnDetached(ctx.shell, argv, { logFile: ctx.logFile, pidFile: ctx.pidFile });
+      await spawnDetached(ctx.shell, argv, { logFile: ctx.logFile, pidFile: ctx.pidFile, env });
     }
     // As long as lib/bmv2/switch.ts waits: a loaded 2-core machine needs more than 10 s at times.
     const timeoutMs = options.readyTimeoutMs ?? 15_000;

@@ -9,19 +9,21 @@
 import { which } from "../capabilities.ts";
 import { UserError } from "../errors.ts";
 import { loadLab } from "../lab/load.ts";
-import { isLabIfaceName, LAB_LABEL } from "../lab/naming.ts";
+import { isLabIfaceName, isLabSwitchCmdline, LAB_LABEL } from "../lab/naming.ts";
 import { labRunDir, labsRunRoot } from "../lab/paths.ts";
 import type { Lab } from "../lab/types.ts";
 import { type Progress, silentProgress } from "../progress.ts";
 import { defaultShell, type Shell } from "../shell.ts";
 import {
   describeObject,
+  foreignReason,
   type Inventory,
   type LabObject,
   livePid,
   objectExists,
   takeInventory,
 } from "./objects.ts";
+import { portGuardRemovalArgv, portGuardTable } from "../net/port_guard.ts";
 import { removePodCgroups } from "./pod_cgroups.ts";
 import { type LabState, lockLab, readState, removeState, writeState } from "./state.ts";
 
@@ -92,8 +94,15 @@ async function removeObject(
   inv: Inventory,
   tally: Tally,
   progress: Progress,
+  owner: { id: string; runDir: string },
 ): Promise<void> {
   const name = describeObject(obj);
+  const foreign = foreignReason(obj, owner.id, owner.runDir);
+  if (foreign) {
+    tally.failed.push(name);
+    progress.warn(`left ${name} alone: the state file records it, but ${foreign}`);
+    return;
+  }
   if (!objectExists(obj, inv)) {
     tally.alreadyGone.push(name);
     return;
@@ -128,6 +137,9 @@ async function removeObject(
         check: false,
       });
       break;
+    case "nft-table":
+      result = await shell.run(portGuardRemovalArgv(obj.name), { check: false });
+      break;
   }
   if (result.code === 0) tally.removed.push(name);
   else if (/cannot find|does not exist|no such|not found/i.test(result.stderr)) {
@@ -160,21 +172,12 @@ export async function removeRecorded(
       `remove ${state.objects.length} recorded objects of lab ${state.lab}`,
     );
     for (const obj of [...state.objects].reverse()) {
-      await removeObject(shell, obj, inv, tally, progress);
+      await removeObject(shell, obj, inv, tally, progress, { id: state.id, runDir });
     }
     done(`${tally.removed.length} removed, ${tally.alreadyGone.length} already gone`);
   }
   await removeState(runDir);
   return tally;
-}
-
-/** True when a command line is a `simple_switch_grpc` bound to this lab's interfaces. */
-export function isLabSwitchCmdline(args: readonly string[], labId: string): boolean {
-  if (!args.length || !/(^|\/)simple_switch(_grpc)?$/.test(args[0])) return false;
-  return args.some((a) => {
-    const m = /^\d+@(.+)$/.exec(a);
-    return m !== null && isLabIfaceName(labId, m[1]);
-  });
 }
 
 function labSwitchPids(labId: string): number[] {
@@ -236,6 +239,11 @@ async function sweep(
     await shell.run(["ip", "netns", "del", netns], { check: false });
     tally.removed.push(`netns ${netns}`);
   }
+  const guard = portGuardTable(labId);
+  if (inv.nftTables.has(guard)) {
+    await shell.run(portGuardRemovalArgv(guard), { check: false });
+    tally.removed.push(`nft-table ${guard}`);
+  }
   // Links whose peer was in a deleted namespace are gone by now; list again.
   const links = (await takeInventory(shell, labName, false)).links;
   for (const link of [...links].filter((l) => isLabIfaceName(labId, l))) {
@@ -265,6 +273,16 @@ export async function down(lab: Lab | string, options: DownOptions = {}): Promis
     ? labRunDir(name, options.runRoot ?? labsRunRoot())
     : lab.runDir;
 
+  const hadRunDir = await Deno.stat(runDir).then(() => true, () => false);
+  if (!hadRunDir && typeof lab === "string") {
+    // Nothing of this lab ran here: only its definition can name what a sweep should look for.
+    // Checked before the lock, which would create the run directory.
+    await loadLab(name, { labDir: options.labDir }).catch((err) => {
+      throw new UserError(`Lab ${name} has no state file and its definition cannot be loaded`, {
+        hint: err instanceof UserError ? err.message : "give the lab's name as in lab/",
+      });
+    });
+  }
   await using _lock = await lockLab(runDir, name);
   const state = await readState(runDir);
   let id = state?.id ?? (typeof lab === "string" ? undefined : lab.id);

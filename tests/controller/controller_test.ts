@@ -35,7 +35,7 @@ function backendIp(fakes: FakeSwitches, i = 0, id = 1): string | number | undefi
 
 await pipelineTest("start programs the switch with exactly the planned entries", async (paths) => {
   await withOneSwitch(paths, async ({ lab, fakes, runDir }) => {
-    await using c = new Controller(lab, { pipeline: paths });
+    await using c = new Controller(lab, { pipeline: paths, verifySwitchOwner: false });
     await c.start();
     const planned = planLabEntries(lab, c.state());
     assert.deepEqual(fakes.entries(0, "s1"), sortViews(viewPlanned(fakes.p4info, planned)));
@@ -63,7 +63,7 @@ await pipelineTest("start programs the switch with exactly the planned entries",
 
 await pipelineTest("migrate is one Write RPC with the planned updates", async (paths) => {
   await withOneSwitch(paths, async ({ lab, fakes, runDir }) => {
-    await using c = new Controller(lab, { pipeline: paths });
+    await using c = new Controller(lab, { pipeline: paths, verifySwitchOwner: false });
     await c.start();
     const rpcs = fakes.writeRpcs();
     const updates = fakes.servers[0].updatesReceived;
@@ -94,7 +94,7 @@ await pipelineTest("migrate is one Write RPC with the planned updates", async (p
 
 await pipelineTest("add and remove backends", async (paths) => {
   await withOneSwitch(paths, async ({ lab, fakes }) => {
-    await using c = new Controller(lab, { pipeline: paths });
+    await using c = new Controller(lab, { pipeline: paths, verifySwitchOwner: false });
     await c.start();
     const added = await c.addBackend("h3");
     assert.deepEqual(added.backend, { id: 2, host: "h3", ip: "10.0.3.10", slots: 8 });
@@ -117,7 +117,7 @@ await pipelineTest(
   "bad input is refused with a hint and leaves the switch as it was",
   async (paths) => {
     await withOneSwitch(paths, async ({ lab, fakes, runDir }) => {
-      await using c = new Controller(lab, { pipeline: paths });
+      await using c = new Controller(lab, { pipeline: paths, verifySwitchOwner: false });
       await c.start();
       await c.addBackend("h3");
       const before = fakes.entries(0, "s1");
@@ -153,7 +153,7 @@ await pipelineTest(
   "a restarted controller reloads its state and keeps the pipeline",
   async (paths) => {
     await withOneSwitch(paths, async ({ lab, fakes, runDir }) => {
-      const first = new Controller(lab, { pipeline: paths });
+      const first = new Controller(lab, { pipeline: paths, verifySwitchOwner: false });
       await first.start();
       await first.migrateBackend("h2", "h3");
       await first.addBackend("h4");
@@ -162,7 +162,7 @@ await pipelineTest(
       const entries = fakes.entries(0, "s1");
       const rpcs = fakes.writeRpcs();
 
-      await using second = new Controller(lab, { pipeline: paths });
+      await using second = new Controller(lab, { pipeline: paths, verifySwitchOwner: false });
       await second.start();
       assert.deepEqual(second.state(), state);
       assert.equal(second.health().switches[0].pipeline, "kept");
@@ -177,6 +177,7 @@ await pipelineTest(
         const lab2 = { ...lab, switches: [{ ...lab.switches[0], grpcPort: fresh.ports[0] }] };
         await using third = new Controller(lab2, {
           pipeline: paths,
+          verifySwitchOwner: false,
           stateFile: `${runDir}/lb_state.json`,
         });
         await third.start();
@@ -191,7 +192,7 @@ await pipelineTest(
 
 await pipelineTest("start reconciles a switch that drifted from the state", async (paths) => {
   await withOneSwitch(paths, async ({ lab, fakes }) => {
-    const first = new Controller(lab, { pipeline: paths });
+    const first = new Controller(lab, { pipeline: paths, verifySwitchOwner: false });
     await first.start();
     const entries = fakes.entries(0, "s1");
     first.close();
@@ -218,7 +219,7 @@ await pipelineTest("start reconciles a switch that drifted from the state", asyn
     } finally {
       other.close();
     }
-    await using second = new Controller(lab, { pipeline: paths });
+    await using second = new Controller(lab, { pipeline: paths, verifySwitchOwner: false });
     await second.start();
     assert.equal(second.health().switches[0].pipeline, "kept");
     assert.deepEqual(fakes.entries(0, "s1"), entries);
@@ -237,7 +238,7 @@ await pipelineTest(
   "verify reports drift; a rejected change is undone and keeps the state",
   async (paths) => {
     await withOneSwitch(paths, async ({ lab, fakes, runDir }) => {
-      await using c = new Controller(lab, { pipeline: paths });
+      await using c = new Controller(lab, { pipeline: paths, verifySwitchOwner: false });
       await c.start();
       const entries = fakes.entries(0, "s1");
       const saved = async () =>
@@ -290,7 +291,7 @@ await pipelineTest(
     const fakes = await startFakes(paths, [1, 2]);
     try {
       const lab = twoSwitchLab(runDir, [fakes.ports[0], fakes.ports[1]]);
-      await using c = new Controller(lab, { pipeline: paths });
+      await using c = new Controller(lab, { pipeline: paths, verifySwitchOwner: false });
       await c.start();
       const plan = () => planLabEntries(lab, c.state());
       const want = (sw: string) =>
@@ -333,7 +334,11 @@ await pipelineTest("start fails cleanly when a switch is missing", async (paths)
   l.close();
   try {
     const lab = twoSwitchLab(runDir, [fakes.ports[0], deadPort]);
-    const c = new Controller(lab, { pipeline: paths, connectTimeoutMs: 300 });
+    const c = new Controller(lab, {
+      pipeline: paths,
+      connectTimeoutMs: 300,
+      verifySwitchOwner: false,
+    });
     await assert.rejects(() => c.start(), (err: unknown) => {
       assert.ok(err instanceof P4RuntimeError);
       assert.match(err.message, new RegExp(`127.0.0.1:${deadPort} is unreachable`));

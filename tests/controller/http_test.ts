@@ -23,6 +23,7 @@ await pipelineTest("HTTP API: health, backends, add, migrate, remove, entries", 
     const lab = oneSwitchLab(runDir, fakes.ports[0]);
     const service = await startControllerService(lab, {
       pipeline: paths,
+      verifySwitchOwner: false,
       handleSignals: false,
       log: (l) => lines.push(l),
     });
@@ -92,11 +93,87 @@ await pipelineTest("HTTP API: health, backends, add, migrate, remove, entries", 
       assert.deepEqual(fakes.entries(0, "s1"), want);
 
       // Raw HTTP: unknown route, wrong method, bad JSON.
-      const raw = async (method: string, path: string, body?: string) => {
-        const res = await fetch(`${service.api.url}${path}`, { method, body });
+      const raw = async (
+        method: string,
+        path: string,
+        body?: string,
+        headers: Record<string, string> = {
+          authorization: `Bearer ${address.token}`,
+          "content-type": "application/json",
+        },
+      ) => {
+        const res = await fetch(`${service.api.url}${path}`, { method, body, headers });
         return { status: res.status, body: await res.json() };
       };
       assert.equal((await raw("GET", "/nope")).status, 404);
+      assert.equal((await raw("DELETE", "/backends/%zz")).status, 400);
+
+      // Only the owner steers it: token, loopback Host, no Origin, JSON bodies, bounded size.
+      assert.equal((await Deno.stat(`${runDir}/controller.json`)).mode! & 0o077, 0);
+      assert.match(address.token, /^[0-9a-f]{64}$/);
+      const json = { "content-type": "application/json" };
+      const auth = { authorization: `Bearer ${address.token}` };
+      const refused: [string, string, string | undefined, Record<string, string>, number][] = [
+        ["POST", "/backends", '{"host":"h3"}', json, 401],
+        ["DELETE", "/backends/h4", undefined, {}, 401],
+        ["GET", "/health", undefined, { authorization: "Bearer 00" }, 401],
+        ["POST", "/backends", '{"host":"h3"}', { ...auth, "content-type": "text/plain" }, 415],
+        ["POST", "/backends", '{"host":"h3"}', { ...json, ...auth, origin: "http://evil" }, 403],
+        [
+          "POST",
+          "/backends",
+          JSON.stringify({ host: "x".repeat(70_000) }),
+          { ...json, ...auth },
+          413,
+        ],
+      ];
+      for (const [method, path, body, headers, status] of refused) {
+        assert.equal((await raw(method, path, body, headers)).status, status, `${method} ${path}`);
+      }
+      // DNS rebinding: a page of evil.example resolving to 127.0.0.1 sends its own Host (fetch
+      // cannot set one, so this is raw HTTP/1.1).
+      const conn = await Deno.connect({ hostname: "127.0.0.1", port: service.api.port });
+      await conn.write(
+        new TextEncoder().encode(
+          `GET /backends HTTP/1.1\r\nHost: evil.example\r\nAuthorization: Bearer ${address.token}` +
+            "\r\nConnection: close\r\n\r\n",
+        ),
+      );
+      const answer = new TextDecoder().decode(
+        await new Response(conn.readable).arrayBuffer(),
+      );
+      assert.match(answer, /^HTTP\/1\.1 403/);
+      // A body larger than the cap sent without a length is cut off while it arrives.
+      let chunks = 0;
+      const stream = new ReadableStream<Uint8Array>({
+        pull(c) {
+          if (chunks++ < 64) c.enqueue(new Uint8Array(16 * 1024).fill(0x20));
+          else c.close();
+        },
+      });
+      const streamed = await fetch(`${service.api.url}/backends`, {
+        method: "POST",
+        body: stream,
+        headers: { ...json, ...auth },
+      });
+      assert.equal(streamed.status, 413);
+      await streamed.body?.cancel();
+      // Another local user can read neither the token nor steer the switch.
+      if (Deno.uid() === 0) {
+        const nobody = await new Deno.Command("setpriv", {
+          args: [
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            "cat",
+            `${runDir}/controller.json`,
+          ],
+          stdout: "null",
+          stderr: "null",
+        }).output();
+        assert.notEqual(nobody.code, 0, "user nobody read the controller's token");
+      }
+      assert.deepEqual((await api.backends()).backends.map((b) => b.host), ["h4"]);
       assert.equal((await raw("POST", "/health")).status, 405);
       const notJson = await raw("POST", "/backends", "{host");
       assert.deepEqual(notJson, {
@@ -144,12 +221,13 @@ await pipelineTest("HTTP API: a switch failure is a 500 with a hint", async (pat
     const lab = oneSwitchLab(runDir, fakes.ports[0]);
     const service = await startControllerService(lab, {
       pipeline: paths,
+      verifySwitchOwner: false,
       handleSignals: false,
       rpcTimeoutMs: 1000,
     });
     try {
       await fakes.stop(); // the switch goes away
-      const api = new ControllerApi(service.api.url);
+      const api = await ControllerApi.forLab(lab);
       await assert.rejects(() => api.migrateBackend("h2", "h3"), (err: unknown) => {
         assert.ok(err instanceof ControllerApiError);
         assert.equal(err.status, 500);

@@ -33,7 +33,7 @@ Deno.test("a complete exercise 1 lab passes the structural criteria", () => {
 });
 
 Deno.test("other ports, or no workloads, fail with what to write", () => {
-  const moved = lab(WORKLOADS, "s1: { grpc_port: 50051 }");
+  const moved = lab(WORKLOADS, "s1: { grpc_port: 50051, thrift_port: 9090 }");
   const v = judgeIdentity(moved, IDENTITY);
   assert.equal(v.ok, false);
   assert.equal(v.detail, "s1's grpc_port is 50051, s1's thrift_port is 9090");

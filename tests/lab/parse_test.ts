@@ -24,7 +24,7 @@ Deno.test("process-migration resolves to the documented topology", async () => {
   });
   assert.deepEqual(
     lab.switches.map((s) => [s.name, s.kind, s.deviceId, s.grpcPort, s.thriftPort]),
-    [["s1", "bmv2", 0, 50051, 9090]],
+    [["s1", "bmv2", 0, 26816, 26817]],
   );
   assert.deepEqual(lab.switches[0].ports.map((p) => [p.port, p.iface, p.mac, p.peer]), [
     [1, "pm-s1-eth1", "02:01:00:00:00:01", { kind: "host", host: "h1" }],
@@ -49,10 +49,10 @@ Deno.test("the four-switch lab cables s2..s4 behind s1 with distinct ids and por
   const lab = await loadLab("process-migration-4sw");
   assert.equal(lab.id, "pm4");
   assert.deepEqual(lab.switches.map((s) => [s.name, s.deviceId, s.grpcPort, s.thriftPort]), [
-    ["s1", 0, 50051, 9090],
-    ["s2", 1, 50052, 9091],
-    ["s3", 2, 50053, 9092],
-    ["s4", 3, 50054, 9093],
+    ["s1", 0, 20096, 20097],
+    ["s2", 1, 20098, 20099],
+    ["s3", 2, 20100, 20101],
+    ["s4", 3, 20102, 20103],
   ]);
   assert.deepEqual(lab.switches[0].ports.map((p) => [p.port, p.peer]), [
     [1, { kind: "host", host: "h1" }],

@@ -254,11 +254,11 @@ Deno.test("bad port numbers", () => {
 Deno.test("switch ports and ids must be distinct", () => {
   const text = BASE.replace(
     "switches:\n  s1: {}",
-    "switches:\n  s1: {}\n  s2: { device_id: 0, grpc_port: 9090 }",
+    "switches:\n  s1: { thrift_port: 21090 }\n  s2: { device_id: 0, grpc_port: 21090 }",
   )
     .replace("  - [h2, s1:2]\n", "  - [h2, s1:2]\n  - [s1:3, s2:1]\n");
   expectIssue(text, "switches.s2.device_id", /0 is also the device id of s1/);
-  expectIssue(text, "switches.s2.grpc_port", /9090 is also used by s1 \(thrift_port\)/);
+  expectIssue(text, "switches.s2.grpc_port", /21090 is also used by s1 \(thrift_port\)/);
 });
 
 Deno.test("backends that are not hosts", () => {
@@ -422,4 +422,46 @@ Deno.test("YAML syntax errors and empty files", () => {
     "links",
     /must be a list/,
   );
+});
+
+Deno.test("unusable addresses, MACs and ports are refused where they are written", () => {
+  const cases: [string, string, string, RegExp][] = [
+    ["vip: 10.0.0.100", "vip: 127.0.0.1", "load_balancer.vip", /loopback/],
+    ["vip: 10.0.0.100", "vip: 224.0.0.1", "load_balancer.vip", /multicast/],
+    ["vip: 10.0.0.100", "vip: 255.255.255.255", "load_balancer.vip", /broadcast address/],
+    ["h1: { ip: 10.0.1.1/24 }", "h1: { ip: 127.0.0.5/24 }", "hosts.h1.ip", /loopback/],
+    ["h1: { ip: 10.0.1.1/24 }", "h1: { ip: 0.1.2.3 }", "hosts.h1.ip", /0\.0\.0\.0\/8/],
+    [
+      "h1: { ip: 10.0.1.1/24 }",
+      "h1: { ip: 10.0.1.1/24, mac: '00:00:00:00:00:00' }",
+      "hosts.h1.mac",
+      /all-zero/,
+    ],
+    [
+      "h1: { ip: 10.0.1.1/24 }",
+      "h1: { ip: 10.0.1.1/24, mac: 'ff:ff:ff:ff:ff:ff' }",
+      "hosts.h1.mac",
+      /broadcast MAC/,
+    ],
+    ["s1: {}", "s1: { grpc_port: 22 }", "switches.s1.grpc_port", /./],
+    ["s1: {}", "s1: { thrift_port: 80 }", "switches.s1.thrift_port", /./],
+  ];
+  for (const [from, to, path, message] of cases) expectIssue(BASE.replace(from, to), path, message);
+});
+
+Deno.test("oversized lab files and YAML alias bombs are refused with one clear issue", () => {
+  const big = BASE + "\n" + "# padding\n".repeat(30_000);
+  const [size] = issuesOf(big);
+  assert.match(size.message, /KB, more than a lab file may be/);
+  const bomb = [
+    "a: &a [x, x, x, x, x, x, x, x, x, x]",
+    "b: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]",
+    "c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]",
+    "d: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c]",
+    "e: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d, *d]",
+    "f: [*e, *e, *e, *e, *e, *e, *e, *e, *e, *e]",
+  ].join("\n");
+  const [alias] = issuesOf(BASE + "\n" + bomb);
+  assert.match(alias.message, /cannot be expanded/);
+  assert.match(alias.hint ?? "", /aliases/);
 });

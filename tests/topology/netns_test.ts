@@ -20,7 +20,7 @@ capTest({
       const result = await up(lab);
       const upMs = performance.now() - t0;
       assert.equal(result.alreadyUp, false);
-      assert.equal(result.skipped.length, 1, "no starter given: the switch step is skipped");
+      assert.equal(result.skipped.length, 2, "no starter given: the switch steps are skipped");
 
       const netnsList = await sh("ip", "netns", "list");
       for (const h of lab.hosts) {

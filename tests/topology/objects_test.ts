@@ -6,7 +6,7 @@ import {
   parsePodList,
   removalArgv,
 } from "../../lib/topology/objects.ts";
-import { isLabSwitchCmdline } from "../../lib/topology/teardown.ts";
+import { isLabSwitchCmdline } from "../../lib/lab/naming.ts";
 
 Deno.test("ip and podman listings are parsed", () => {
   assert.deepEqual([...parseNetnsList("pm-h1 (id: 3)\npm-h2\n\n")], ["pm-h1", "pm-h2"]);

@@ -3,6 +3,7 @@ import { listLabs } from "../../lib/lab/find.ts";
 import { loadLab } from "../../lib/lab/load.ts";
 import { parseLabText } from "../../lib/lab/parse.ts";
 import { planLab, type PlanStep } from "../../lib/topology/plan.ts";
+import { foreignReason } from "../../lib/topology/objects.ts";
 
 const SMALL = `name: p4t-plan
 id: tp
@@ -97,6 +98,18 @@ Deno.test("plan of a small lab: exact argv and undo, in order", () => {
       `ethtool -K tp-s2-eth2 ${OFF}`,
       "ip link set dev tp-s2-eth2 up",
     ], []],
+    [
+      "guard-switch-ports",
+      [
+        "nft add table inet p4cf_tp; " +
+        "add chain inet p4cf_tp guard { type filter hook output priority -300; policy accept; }; " +
+        "add rule inet p4cf_tp guard ip daddr 127.0.0.0/8 tcp dport { 20656, 20657, 20658, 20659 } " +
+        "meta skuid != 0 reject with tcp reset; " +
+        "add rule inet p4cf_tp guard ip6 daddr ::1 tcp dport { 20656, 20657, 20658, 20659 } " +
+        "meta skuid != 0 reject with tcp reset",
+      ],
+      ["nft delete table inet p4cf_tp"],
+    ],
     ["start-switch", [], ["kill -TERM {pidfile:/tmp/p4t-runs/p4t-plan/s1.pid}"]],
     ["start-switch", [], ["kill -TERM {pidfile:/tmp/p4t-runs/p4t-plan/s2.pid}"]],
   ]);
@@ -123,8 +136,8 @@ Deno.test("planning is pure and deterministic; switches can be left out", () => 
   const lab = parseLabText(SMALL, "/tmp/p4t-plan.yaml", { runRoot: "/tmp/p4t-runs" });
   assert.deepEqual(planLab(lab), planLab(lab));
   const topo = planLab(lab, { withoutSwitches: true });
-  assert.ok(topo.steps.every((s) => s.kind !== "start-switch"));
-  assert.equal(topo.steps.length, planLab(lab).steps.length - 2);
+  assert.ok(topo.steps.every((s) => s.kind !== "start-switch" && s.kind !== "guard-switch-ports"));
+  assert.equal(topo.steps.length, planLab(lab).steps.length - 3);
 });
 
 Deno.test("a containerised switch is recorded as its container", () => {
@@ -143,11 +156,8 @@ for (const name of listLabs()) {
     const plan = planLab(lab);
     for (const step of plan.steps) {
       for (const obj of step.creates) {
-        if (obj.kind === "process") assert.ok(obj.pidFile.startsWith(`${lab.runDir}/`));
-        else {assert.ok(
-            obj.name.startsWith(`${lab.id}-`),
-            `${obj.kind} ${obj.name} lacks the prefix ${lab.id}-`,
-          );}
+        const foreign = foreignReason(obj, lab.id!, lab.runDir!);
+        assert.equal(foreign, undefined, `${obj.kind} ${obj.name}: ${foreign}`);
         if (obj.kind === "link") assert.ok(obj.name.length <= 15);
       }
       assert.equal(
