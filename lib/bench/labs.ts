@@ -6,7 +6,8 @@
  * @module
  */
 import { loadLab } from "../lab/load.ts";
-import { labDown, labUp, readPlacements } from "../lab/session.ts";
+import { labDown, labUp } from "../runtime/session.ts";
+import { readPlacements } from "../workloads/placements.ts";
 import { migrateWorkload, type MigrationReport } from "../migrate/lab_migration.ts";
 import type { PhaseName } from "../migrate/run.ts";
 import { silentProgress } from "../progress.ts";

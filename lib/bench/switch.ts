@@ -8,7 +8,7 @@
  */
 import type { Switch } from "../lab/types.ts";
 import { loadLab } from "../lab/load.ts";
-import { labDown, labUp } from "../lab/session.ts";
+import { labDown, labUp } from "../runtime/session.ts";
 import { ControllerApi } from "../controller/api_client.ts";
 import { benchApiMigrations, type MigrateBenchResult } from "../controller/bench.ts";
 import { startSwitch, stopSwitch } from "../bmv2/switch.ts";

@@ -1,6 +1,6 @@
 /**
  * The Deno flags of a controller process, in one place: the lab's controller service
- * (lib/lab/session.ts) runs with them, and so does the benchmark's measured controller
+ * (lib/controller/service_process.ts) runs with them, and so does the benchmark's measured controller
  * (lib/bench/controller_memory.ts), so the memory it reports is the service's.
  *
  * @module

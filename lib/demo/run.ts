@@ -8,7 +8,8 @@
 import { MissingCapabilityError } from "../errors.ts";
 import { probeCapability } from "../capabilities.ts";
 import { loadLab } from "../lab/load.ts";
-import { labDown, labUp, readPlacements } from "../lab/session.ts";
+import { labDown, labUp } from "../runtime/session.ts";
+import { readPlacements } from "../workloads/placements.ts";
 import type { Lab } from "../lab/types.ts";
 import { migrateWorkload, type MigrationReport } from "../migrate/lab_migration.ts";
 import type { Progress } from "../progress.ts";

@@ -5,7 +5,7 @@
  * @module
  */
 import { ControllerApi } from "../controller/api_client.ts";
-import { readPlacements } from "../lab/session.ts";
+import { readPlacements } from "../workloads/placements.ts";
 import type { Host, Lab } from "../lab/types.ts";
 import type { Progress } from "../progress.ts";
 import type { Shell } from "../shell.ts";

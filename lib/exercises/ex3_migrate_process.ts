@@ -8,7 +8,7 @@
  * @module
  */
 import type { ControllerApi } from "../controller/api_client.ts";
-import { readPlacements, writePlacements } from "../lab/session.ts";
+import { readPlacements, writePlacements } from "../workloads/placements.ts";
 import { pidAlive } from "../shell.ts";
 import { judgeCounters, judgeSurvival, summariseContinuity } from "./client_judge.ts";
 import {

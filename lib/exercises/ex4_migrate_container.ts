@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { readPlacements, writePlacements } from "../lab/session.ts";
+import { readPlacements, writePlacements } from "../workloads/placements.ts";
 import type { Lab } from "../lab/types.ts";
 import type { Shell } from "../shell.ts";
 import { judgeCounters, judgeSurvival, summariseContinuity } from "./client_judge.ts";

@@ -8,7 +8,7 @@
  */
 import { loadLbState } from "../controller/state_file.ts";
 import { encodeUpdates } from "../controller/switch_entries.ts";
-import { controllerFiles } from "../lab/session.ts";
+import { controllerFiles } from "../controller/service_process.ts";
 import { diffEntries, initialLbState, type LbState, planLbEntries } from "../lb/entries.ts";
 import { judgeSurvival, summariseContinuity } from "./client_judge.ts";
 import {

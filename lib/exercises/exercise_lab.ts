@@ -5,7 +5,9 @@
  *
  * @module
  */
-import { controllerFiles, labDown, labUp, type LabUpResult, runDirOf } from "../lab/session.ts";
+import { controllerFiles } from "../controller/service_process.ts";
+import { runDirOf } from "../lab/paths.ts";
+import { labDown, labUp, type LabUpResult } from "../runtime/session.ts";
 import { parseLabFile } from "../lab/parse.ts";
 import type { Lab } from "../lab/types.ts";
 import { type Progress, silentProgress } from "../progress.ts";

@@ -7,7 +7,7 @@
  *
  * @module
  */
-import type { HostKind, SwitchKind, WorkloadKind } from "./types.ts";
+import type { HostKind, LabRuntime, SwitchKind, WorkloadKind } from "./types.ts";
 
 /** Accepted keys of every mapping in a lab file, by section. */
 export const LAB_KEYS = {
@@ -15,6 +15,7 @@ export const LAB_KEYS = {
     "name",
     "id",
     "description",
+    "runtime",
     "defaults",
     "hosts",
     "switches",
@@ -26,12 +27,13 @@ export const LAB_KEYS = {
   host: ["kind", "ip", "mac", "iface", "gateway"],
   switch: ["kind", "device_id", "grpc_port", "thrift_port"],
   load_balancer: ["switch", "vip", "port", "backends"],
-  workload: ["host", "kind", "role", "image", "command"],
+  workload: ["host", "hosts", "kind", "role", "image", "command"],
 } as const satisfies Record<string, readonly string[]>;
 
 export type LabSection = keyof typeof LAB_KEYS;
 
-export const HOST_KINDS: readonly HostKind[] = ["netns", "pod"];
+export const HOST_KINDS: readonly HostKind[] = ["netns", "pod", "slot"];
+export const LAB_RUNTIMES: readonly LabRuntime[] = ["local", "kubernetes"];
 export const SWITCH_KINDS: readonly SwitchKind[] = ["bmv2", "bmv2-container"];
 export const WORKLOAD_KINDS: readonly WorkloadKind[] = ["process", "container"];
 export const WORKLOAD_ROLES = ["server", "client"] as const;
@@ -90,6 +92,7 @@ export interface LoadBalancerEntry {
 export interface WorkloadEntry {
   name: string;
   host?: string;
+  hosts?: string[];
   kind?: WorkloadKind;
   role?: "server" | "client";
   image?: string;
@@ -101,6 +104,7 @@ export interface LabFile {
   name?: string;
   id?: string;
   description?: string;
+  runtime?: LabRuntime;
   defaults: { hostKind?: HostKind; switchKind?: SwitchKind };
   hosts: HostEntry[];
   switches: SwitchEntry[];

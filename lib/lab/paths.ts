@@ -4,6 +4,14 @@
  * @module
  */
 
+import type { Lab } from "./types.ts";
+
+/** The lab's run directory (set by the lab parser). */
+export function runDirOf(lab: Pick<Lab, "name" | "runDir">): string {
+  if (!lab.runDir) throw new Error(`Lab ${lab.name} has no run directory`);
+  return lab.runDir;
+}
+
 /** The repository root (this file lives in lib/lab/). */
 export function repoRoot(): string {
   return new URL("../../", import.meta.url).pathname.replace(/\/$/, "");

@@ -143,6 +143,7 @@ export function resolveLab(
       id: labId,
       runDir: labRunDir(name, options.runRoot ?? labsRunRoot()),
       description: file.description ?? "",
+      runtime: file.runtime ?? "local",
       file: options.file,
       hosts: [...hosts.values()],
       switches,
@@ -211,7 +212,17 @@ function resolveHosts(issues: IssueList, file: LabFile, labId: string): Map<stri
         "leave gateway out to use the subnet's .254 (last usable) address",
       );
     }
-    const kind = h.kind ?? file.defaults.hostKind ?? "netns";
+    const kind = h.kind ?? file.defaults.hostKind ??
+      (file.runtime === "kubernetes" ? "slot" : "netns");
+    if ((kind === "slot") !== (file.runtime === "kubernetes")) {
+      issues.add(
+        ["hosts", h.name, "kind"],
+        kind === "slot"
+          ? "a slot host is for pods of a Kubernetes lab"
+          : `a ${kind} host cannot be part of a Kubernetes lab (its pods take slots)`,
+        kind === "slot" ? "add runtime: kubernetes, or use kind: netns or pod" : "use kind: slot",
+      );
+    }
     hosts.set(h.name, {
       name: h.name,
       kind,
@@ -537,8 +548,8 @@ function resolveWorkloads(
       );
       continue;
     }
-    const kind = w.kind ?? (host.kind === "pod" ? "container" : "process");
-    if (kind === "container" && host.kind !== "pod") {
+    const kind = w.kind ?? (host.kind === "netns" ? "process" : "container");
+    if (kind === "container" && host.kind === "netns") {
       issues.add(
         [...path, "kind"],
         `a container needs a pod host, but ${host.name} is a netns host`,
@@ -548,10 +559,26 @@ function resolveWorkloads(
     if (kind === "process" && host.kind !== "netns") {
       issues.add(
         [...path, "kind"],
-        `a process needs a netns host, but ${host.name} is a pod host`,
+        `a process needs a netns host, but ${host.name} is a ${host.kind} host`,
         "use kind: container",
       );
     }
+    const pool = [host.name, ...(w.hosts ?? []).filter((h) => h !== host.name)];
+    (w.hosts ?? []).forEach((h, i) => {
+      const other = hosts.get(h);
+      if (!other) {
+        issues.add(
+          [...path, "hosts", i],
+          `${JSON.stringify(h)} is not a host`,
+          suggestionHint(h, [...hosts.keys()], "hosts"),
+        );
+      } else if (other.kind !== host.kind) {
+        issues.add(
+          [...path, "hosts", i],
+          `${h} is a ${other.kind} host, ${host.name} a ${host.kind}`,
+        );
+      }
+    });
     if (kind === "container" && !w.image) {
       issues.add(
         [...path, "image"],
@@ -575,6 +602,7 @@ function resolveWorkloads(
       ...(w.image ? { image: w.image } : {}),
       command: w.command,
       ...(kind === "container" ? { container: containerName(labId, w.name) } : {}),
+      hosts: pool,
     });
   }
   return workloads;

@@ -10,7 +10,19 @@ export type HostKind =
   /** A network namespace on the machine (`ip netns`). */
   | "netns"
   /** A Podman pod whose network namespace is wired to the switch. */
-  | "pod";
+  | "pod"
+  /**
+   * A place for a Kubernetes pod (runtime `kubernetes`): a parking namespace holding the cabled
+   * interface, which the lab's CNI plugin moves into the pod that takes the slot (and back).
+   */
+  | "slot";
+
+/** What runs a lab's hosts and workloads. */
+export type LabRuntime =
+  /** Network namespaces, Podman pods, processes and containers on this machine. */
+  | "local"
+  /** A Kubernetes cluster whose pods are cabled to the switch by the lab's CNI plugin. */
+  | "kubernetes";
 
 /** How a switch is realised. */
 export type SwitchKind =
@@ -98,6 +110,11 @@ export interface Workload {
   command: string[];
   /** Container name to use (kind container): `<lab id>-<workload>`, found by `lab down`. */
   container?: string;
+  /**
+   * Hosts the workload's instances may take, first `host` (runtime `kubernetes`: the slots its
+   * pods get when it is scaled or migrated). Always set by the lab parser.
+   */
+  hosts?: string[];
 }
 
 export interface Lab {
@@ -110,6 +127,8 @@ export interface Lab {
   /** Absolute path of the lab's run directory (`.run/labs/<name>/`). Always set by the parser. */
   runDir?: string;
   description: string;
+  /** What runs it (default "local"). */
+  runtime?: LabRuntime;
   /** Absolute path of the lab file it came from. */
   file: string;
   hosts: Host[];

@@ -13,6 +13,7 @@ import {
   HOST_KINDS,
   type HostEntry,
   LAB_KEYS,
+  LAB_RUNTIMES,
   type LabFile,
   type LabSection,
   type LinkEntry,
@@ -421,6 +422,11 @@ function readWorkload(issues: IssueList, name: string, value: unknown): Workload
   if (required(issues, obj, "host", path, "the host it starts on, e.g. host: h2")) {
     w.host = str(issues, obj, "host", path);
   }
+  if (obj.hosts !== undefined && obj.hosts !== null) {
+    if (!Array.isArray(obj.hosts) || obj.hosts.some((h) => typeof h !== "string")) {
+      issues.add([...path, "hosts"], "must be a list of host names", "e.g. hosts: [h2, h3, h4]");
+    } else w.hosts = obj.hosts as string[];
+  }
   w.kind = oneOf(issues, obj, "kind", path, WORKLOAD_KINDS);
   w.role = oneOf(issues, obj, "role", path, WORKLOAD_ROLES);
   w.image = str(issues, obj, "image", path);
@@ -467,6 +473,7 @@ export function readLabFile(raw: unknown): { file: LabFile; issues: LabIssue[] }
     }
   }
   file.description = str(issues, root, "description", []);
+  file.runtime = oneOf(issues, root, "runtime", [], LAB_RUNTIMES);
   if (root.defaults !== undefined && root.defaults !== null) {
     const d = mapping(issues, root.defaults, ["defaults"]);
     if (d) {

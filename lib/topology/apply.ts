@@ -278,7 +278,10 @@ export async function up(lab: Lab, options: UpOptions = {}): Promise<UpResult> {
     );
   }
 
-  state = newState({ name: lab.name, id: lab.id!, file: lab.file }, fingerprint);
+  state = newState(
+    { name: lab.name, id: lab.id!, file: lab.file, runtime: lab.runtime },
+    fingerprint,
+  );
   await writeState(plan.runDir, state);
   try {
     const steps = await executeSteps(

@@ -113,7 +113,8 @@ function hostNamespaceSteps(lab: Lab, host: Host): PlanStep[] {
     inNetns(netns, ["ip", "link", "set", "dev", "lo", "up"]),
     inNetns(netns, disableIpv6Argv(["all", "default"])),
   ];
-  if (host.kind === "netns") {
+  if (host.kind === "netns" || host.kind === "slot") {
+    // A slot is a parking namespace until a pod takes its interface (lib/kubernetes/cni/).
     const creates: LabObject[] = [{ kind: "netns", name: netns }];
     return [{
       kind: "create-netns",
@@ -196,8 +197,31 @@ function onLinkNeighbours(lab: Lab, host: Host): string[] {
 function configureHostIface(lab: Lab, host: Host): PlanStep {
   const netns = hostNetns(lab, host);
   const dev = host.iface;
+  return {
+    kind: "configure-host-iface",
+    title: `host ${host.name}: ${dev} ${host.ip}/${host.prefix} ${host.mac}, via ${host.gateway}`,
+    host: host.name,
+    netns,
+    iface: dev,
+    creates: [],
+    run: hostIfaceArgv(lab, host, (argv) => inNetns(netns, argv)),
+    undo: [],
+  };
+}
+
+/**
+ * The commands that give a host's interface its MAC, address, static ARP entries and default
+ * route, each wrapped by `inside` to run in the namespace holding the interface (the host's own,
+ * or the pod's that took a slot: lib/kubernetes/cni/).
+ */
+export function hostIfaceArgv(
+  lab: Lab,
+  host: Host,
+  inside: (argv: string[]) => string[],
+): string[][] {
+  const dev = host.iface;
   const neighbour = (ip: string) =>
-    inNetns(netns, [
+    inside([
       "ip",
       "neigh",
       "replace",
@@ -209,24 +233,15 @@ function configureHostIface(lab: Lab, host: Host): PlanStep {
       "nud",
       "permanent",
     ]);
-  return {
-    kind: "configure-host-iface",
-    title: `host ${host.name}: ${dev} ${host.ip}/${host.prefix} ${host.mac}, via ${host.gateway}`,
-    host: host.name,
-    netns,
-    iface: dev,
-    creates: [],
-    run: [
-      inNetns(netns, ["ip", "link", "set", "dev", dev, "address", host.mac]),
-      inNetns(netns, ["ethtool", "-K", dev, ...OFFLOADS_OFF]),
-      inNetns(netns, ["ip", "addr", "add", `${host.ip}/${host.prefix}`, "dev", dev]),
-      inNetns(netns, ["ip", "link", "set", "dev", dev, "up"]),
-      neighbour(host.gateway),
-      ...onLinkNeighbours(lab, host).map(neighbour),
-      inNetns(netns, ["ip", "route", "add", "default", "via", host.gateway, "dev", dev]),
-    ],
-    undo: [],
-  };
+  return [
+    inside(["ip", "link", "set", "dev", dev, "address", host.mac]),
+    inside(["ethtool", "-K", dev, ...OFFLOADS_OFF]),
+    inside(["ip", "addr", "add", `${host.ip}/${host.prefix}`, "dev", dev]),
+    inside(["ip", "link", "set", "dev", dev, "up"]),
+    neighbour(host.gateway),
+    ...onLinkNeighbours(lab, host).map(neighbour),
+    inside(["ip", "route", "add", "default", "via", host.gateway, "dev", dev]),
+  ];
 }
 
 function portOf(sw: Switch, port: number) {

@@ -9,6 +9,7 @@
 import { UserError } from "../errors.ts";
 import { ensurePrivateDir } from "../lab/paths.ts";
 import { acquireLock, type Lock } from "../pid_lock.ts";
+import type { LabRuntime } from "../lab/types.ts";
 import type { LabObject } from "./objects.ts";
 
 export type LabPhase =
@@ -25,6 +26,8 @@ export interface LabState {
   id: string;
   /** The lab file `up` used. */
   file: string;
+  /** What runs the lab (absent: local), so `down` by name picks the right runtime. */
+  runtime?: LabRuntime;
   /** Hash of the plan: a second `up` with the same definition is a no-op. */
   fingerprint: string;
   phase: LabPhase;
@@ -84,7 +87,7 @@ export async function removeState(runDir: string): Promise<void> {
 
 /** A fresh state for a lab about to be created. */
 export function newState(
-  lab: { name: string; id: string; file: string },
+  lab: { name: string; id: string; file: string; runtime?: LabRuntime },
   fingerprint: string,
 ): LabState {
   const now = new Date().toISOString();
@@ -93,6 +96,7 @@ export function newState(
     lab: lab.name,
     id: lab.id,
     file: lab.file,
+    ...(lab.runtime && lab.runtime !== "local" ? { runtime: lab.runtime } : {}),
     fingerprint,
     phase: "creating",
     pid: Deno.pid,

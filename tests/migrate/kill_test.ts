@@ -17,7 +17,7 @@
  */
 import assert from "node:assert/strict";
 import { repoRoot } from "../../lib/lab/paths.ts";
-import { labDown, labUp } from "../../lib/lab/session.ts";
+import { labDown, labUp } from "../../lib/runtime/session.ts";
 import type { Lab } from "../../lib/lab/types.ts";
 import { acquireLock } from "../../lib/pid_lock.ts";
 import { RecordingProgress, silentProgress } from "../../lib/progress.ts";
@@ -371,7 +371,7 @@ function killCase(c: KillCase): void {
         await watch.snapshot(podman);
         const { landed } = await migrateAndKill(lab, runRoot, c, watch.tracked);
         // No Podman here: a restore the kill orphaned must not meet our listing (lab down waits
-        // for it first, see lib/lab/orphan_commands.ts).
+        // for it first, see lib/runtime/orphan_commands.ts).
         await watch.snapshot(false);
         const downProgress = new RecordingProgress();
         const down = await labDown(lab, { progress: downProgress });

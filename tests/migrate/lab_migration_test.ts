@@ -3,7 +3,7 @@
  * `migrateWorkload` there and back, with the client's own log as the judge.
  */
 import assert from "node:assert/strict";
-import { labDown, labUp } from "../../lib/lab/session.ts";
+import { labDown, labUp } from "../../lib/runtime/session.ts";
 import { migrateWorkload } from "../../lib/migrate/lab_migration.ts";
 import { silentProgress } from "../../lib/progress.ts";
 import { capTest } from "../_caps.ts";

@@ -9,7 +9,7 @@
  * @module
  */
 import { UserError } from "../errors.ts";
-import { ensurePrivateDir } from "./paths.ts";
+import { ensurePrivateDir } from "../lab/paths.ts";
 
 /** Default registry directory. */
 export const REGISTRY_DIR = "/run/p4containerflow/labs";

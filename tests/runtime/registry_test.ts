@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { UserError } from "../../lib/errors.ts";
-import { assertNotForeign, claimLab, labOwner, releaseLab } from "../../lib/lab/registry.ts";
+import { assertNotForeign, claimLab, labOwner, releaseLab } from "../../lib/runtime/registry.ts";
 
 Deno.test("a lab id is owned by one run directory; another refuses up and down unless forced", async () => {
   const dir = await Deno.makeTempDir({ prefix: "p4t-registry-" });

@@ -3,7 +3,7 @@ import {
   labPodmanCommands,
   type ProcessArgv,
   settleLabPodmanCommands,
-} from "../../lib/lab/orphan_commands.ts";
+} from "../../lib/runtime/orphan_commands.ts";
 import { RecordingProgress } from "../../lib/progress.ts";
 import { RecordingShell } from "../../lib/shell.ts";
 

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { migrateLockPath } from "../../lib/lab/paths.ts";
-import { labDown } from "../../lib/lab/session.ts";
+import { labDown } from "../../lib/runtime/session.ts";
 import { LockedError } from "../../lib/pid_lock.ts";
 import { RecordingShell } from "../../lib/shell.ts";
 import { testLab } from "../topology/_lab.ts";
