@@ -6,8 +6,18 @@
  *
  * @module
  */
+import { kubernetesMissing } from "./kubernetes/cluster/binaries.ts";
 
-export type Capability = "root" | "netns" | "criu" | "podman" | "bmv2" | "p4c" | "redis";
+export type Capability =
+  | "root"
+  | "netns"
+  | "criu"
+  | "podman"
+  | "bmv2"
+  | "p4c"
+  | "redis"
+  /** The programs of a Kubernetes lab's own cluster (lib/kubernetes/cluster/binaries.ts). */
+  | "kubernetes";
 
 /** The oldest CRIU that dumps TCP sockets on current kernels (4.1 fails on SO_PASSSEC). */
 export const CRIU_MIN_VERSION = [4, 2] as const;
@@ -93,5 +103,7 @@ export function probeCapability(cap: Capability): string | undefined {
         : "p4c is not installed; install it with `sudo P4CF_P4_SOURCE=obs bash lab/provision.sh`";
     case "redis":
       return which("redis-server") ? undefined : `redis-server is not installed; ${PROVISION_HINT}`;
+    case "kubernetes":
+      return kubernetesMissing();
   }
 }

@@ -111,7 +111,12 @@ export function netnsPath(netns: string): string {
  * `ip netns exec`, which also unshares a mount namespace that CRIU cannot dump.
  */
 export function inNetns(netns: string | undefined, argv: readonly string[]): string[] {
-  return netns ? ["nsenter", `--net=${netnsPath(netns)}`, "--", ...argv] : [...argv];
+  return netns ? inNetnsPath(netnsPath(netns), argv) : [...argv];
+}
+
+/** Prefixes argv so it runs in the network namespace at `path` (e.g. `/proc/<pid>/ns/net`). */
+export function inNetnsPath(path: string, argv: readonly string[]): string[] {
+  return ["nsenter", `--net=${path}`, "--", ...argv];
 }
 
 export interface DetachOptions {

@@ -96,6 +96,10 @@ if (wanted.includes("migration")) {
     ["process-migration", "server", ["h2", "h3"], "<= 150"],
     ["host-containers", "server", ["h2", "h3"], "<= 600"],
   ];
+  // The Kubernetes pod migration beside the Podman container's, same machine, same run.
+  const noKubernetes = probeCapability("kubernetes");
+  if (noKubernetes) console.log(`\n(kubernetes lab skipped: ${noKubernetes})`);
+  else runs.push(["kubernetes", "server", ["h2", "h3"], ""]);
   const all = [];
   for (const [lab, workload, hosts, target] of runs) {
     console.log(`\n== 10 migrations: ${lab}`);

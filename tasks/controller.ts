@@ -6,6 +6,8 @@ import { loadLab } from "../lib/lab/load.ts";
 import { consoleProgress } from "../lib/progress.ts";
 import { formatEntries } from "./format.ts";
 import type { Command } from "./command.ts";
+import { requireAccess } from "../lib/kubernetes/access.ts";
+import { followPods } from "../lib/kubernetes/follow.ts";
 
 const USAGE = `Usage: deno task controller <verb> <lab> [args]
 
@@ -31,7 +33,18 @@ async function serve(ref: string, port: number, runRoot?: string): Promise<numbe
     log: (line) => console.error(line),
   });
   console.log(`controller of lab ${lab.name} serving ${service.api.url}`);
+  // A Kubernetes lab's backends follow its Ready server pods.
+  const following = new AbortController();
+  const follower = lab.runtime === "kubernetes"
+    ? followPods(lab, service.controller, {
+      access: await requireAccess(lab),
+      progress: consoleProgress(),
+      signal: following.signal,
+    })
+    : undefined;
   await service.stopped;
+  following.abort();
+  await follower;
   return 0;
 }
 

@@ -3,10 +3,10 @@ import { UserError } from "../lib/errors.ts";
 import { listLabs } from "../lib/lab/find.ts";
 import { loadLab } from "../lib/lab/load.ts";
 import { ControllerApi } from "../lib/controller/api_client.ts";
-import { labDown, labUp } from "../lib/runtime/session.ts";
+import { kindOf, labDown, labUp } from "../lib/runtime/session.ts";
 import { readPlacements } from "../lib/workloads/placements.ts";
 import { consoleProgress } from "../lib/progress.ts";
-import { inNetns } from "../lib/shell.ts";
+import { inNetnsPath } from "../lib/shell.ts";
 import { formatTable } from "../lib/table.ts";
 import { formatEntries } from "./format.ts";
 import { status } from "../lib/topology/status.ts";
@@ -33,6 +33,8 @@ Options:
   --keep-checkpoints  (down) Keep the migrations' checkpoint images (removed by default: they
                     hold the servers' whole memory)
   --force           (up, down) Take over a lab another checkout of this project owns
+  --kubeconfig <f>  (up, Kubernetes labs) Use this cluster instead of starting one; it must run
+                    the lab's CNI plugin and CRI-O with CRIU support (see README)
   --json            (status) Print JSON`;
 
 async function verbUp(ref: string, values: OptionValues): Promise<number> {
@@ -42,6 +44,7 @@ async function verbUp(ref: string, values: OptionValues): Promise<number> {
     topologyOnly: values["topology-only"] === true,
     pcap: values.pcap === true,
     force: values.force === true,
+    settings: typeof values.kubeconfig === "string" ? { kubeconfig: values.kubeconfig } : undefined,
   });
   const what = result.topology.alreadyUp ? "was already up" : "is up";
   console.log(`Lab ${lab.name} ${what} (${result.totalMs.toFixed(0)} ms).`);
@@ -136,7 +139,14 @@ async function verbExec(ref: string, rest: string[]): Promise<number> {
     });
   }
   if (cmd.length === 0) cmd.push("bash");
-  const argv = inNetns(host.netns ?? host.name, cmd);
+  // A Kubernetes lab's host is wherever the pod that took the slot lives.
+  const netns = await (await kindOf(lab)).netnsOf(lab, host.name);
+  if (!netns || !(await Deno.stat(netns).then(() => true, () => false))) {
+    throw new UserError(`Host ${host.name} of lab ${lab.name} does not exist (is the lab up?)`, {
+      hint: `bring it up with \`deno task lab up ${lab.name}\``,
+    });
+  }
+  const argv = inNetnsPath(netns, cmd);
   const child = new Deno.Command(argv[0], { args: argv.slice(1), stdin: "inherit" }).spawn();
   return (await child.status).code;
 }
@@ -152,6 +162,7 @@ export const lab: Command = {
     keep: { type: "boolean" },
     "keep-checkpoints": { type: "boolean" },
     force: { type: "boolean" },
+    kubeconfig: { type: "string" },
   },
   async run(values, positionals) {
     const [verb, ref, ...rest] = positionals;

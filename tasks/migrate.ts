@@ -6,14 +6,15 @@ import { consoleProgress } from "../lib/progress.ts";
 import { formatTable } from "../lib/table.ts";
 import type { Command } from "./command.ts";
 
-const USAGE = `Usage: deno task migrate <lab> <workload> --to <host> [options]
+const USAGE = `Usage: deno task migrate <lab> <workload or pod> [--to <host>] [options]
 
 Moves a running server workload of a lab (brought up with \`deno task lab up <lab>\`) to another
 host with another IP address, keeping its clients' TCP connections, then prints how long each
 phase took and how long the lab's client saw no answers.
 
 Options:
-  --to <host>       Target host (required)
+  --to <host>       Target host (required, except in a Kubernetes lab: there the first free
+                    slot of the workload's pool; the new pod gets that slot's address)
   --pre-dump <n>    criu pre-dump rounds before the final dump (processes with much memory;
                     needs a kernel with soft-dirty tracking, see "criu check --feature
                     mem_dirty_track")
@@ -21,8 +22,9 @@ Options:
   --run-root <dir>  Directory holding the labs' run directories (default .run/labs); for a
                     lab brought up under another one, as the tests do
 
-Example:
-  deno task migrate process-migration server --to h3`;
+Examples:
+  deno task migrate process-migration server --to h3
+  deno task migrate kubernetes server`;
 
 /** Formats a report for the terminal. */
 export function formatReport(r: MigrationReport): string {
@@ -78,9 +80,9 @@ export const migrate: Command = {
   },
   async run(values, positionals) {
     const [ref, workload] = positionals;
-    const to = values.to;
-    if (!ref || !workload || typeof to !== "string") {
-      throw new UserError("migrate needs a lab, a workload and --to <host>", {
+    const to = typeof values.to === "string" ? values.to : undefined;
+    if (!ref || !workload) {
+      throw new UserError("migrate needs a lab and a workload", {
         hint: "e.g. `deno task migrate process-migration server --to h3`",
       });
     }
@@ -92,6 +94,11 @@ export const migrate: Command = {
     }
     const runRoot = typeof values["run-root"] === "string" ? values["run-root"] : undefined;
     const lab = await loadLab(ref, { runRoot });
+    if (to === undefined && lab.runtime !== "kubernetes") {
+      throw new UserError(`migrate ${lab.name}: which host? --to <host> is required`, {
+        hint: `e.g. \`deno task migrate ${lab.name} ${workload} --to <host>\``,
+      });
+    }
     const report = await migrateWorkload(lab, {
       workload,
       to,

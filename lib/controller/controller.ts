@@ -212,6 +212,13 @@ export class Controller implements AsyncDisposable {
     }
     const owners = portOwners(s.sw.grpcPort);
     if (!owners.length) return; // Not listening (yet): connect() reports that with its retries.
+    // The lab's switch process (its pid file), or a BMv2 bound to the lab's interfaces (a
+    // containerised switch, whose pid file the lab does not write).
+    const pidFile = this.lab.runDir ? switchFiles(s.sw, this.lab.runDir).pidFile : undefined;
+    const recorded = pidFile
+      ? Number.parseInt(await Deno.readTextFile(pidFile).catch(() => ""), 10)
+      : NaN;
+    if (owners.some((o) => o.pid === recorded)) return;
     if (owners.some((o) => isLabSwitchCmdline(o.cmdline, this.lab.id ?? ""))) return;
     throw new UserError(
       `Switch ${s.sw.name} of lab ${this.lab.name} is not the one listening on ` +

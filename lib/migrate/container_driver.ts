@@ -13,12 +13,11 @@
  *
  * @module
  */
-import { encodeImage, parseImage } from "../criu/images.ts";
+import { rewriteArchiveAddresses } from "../criu/archive.ts";
 import { releaseSourceLock } from "../criu/checkpoint.ts";
-import { rewriteInetAddresses } from "../criu/rewrite.ts";
 import { checkpointArgv, removeArgv, restoreArgv } from "../podman/checkpoint.ts";
 import { hookArgv, restoredPidPath, THAW_ACTION, writeCriuConfig } from "../podman/criu_config.ts";
-import { editTarMember, listTar } from "../podman/tar.ts";
+import { listTar } from "../podman/tar.ts";
 import { defaultShell, type Shell, signalProcess } from "../shell.ts";
 import type { MigrationDriver } from "./run.ts";
 
@@ -44,8 +43,6 @@ export interface ContainerDriverOptions {
    */
   criuConfig?: string;
 }
-
-const FILES_IMG = "checkpoint/files.img";
 
 export class ContainerDriver implements MigrationDriver {
   readonly #o: ContainerDriverOptions;
@@ -127,17 +124,10 @@ export class ContainerDriver implements MigrationDriver {
   }
 
   async rewrite(): Promise<string> {
-    const archive = await Deno.readFile(this.targetArchive);
-    let changed = 0;
-    const edited = editTarMember(archive, FILES_IMG, (bytes) => {
-      const result = rewriteInetAddresses(parseImage(bytes, FILES_IMG), {
-        from: this.#o.fromIp,
-        to: this.#o.toIp,
-      });
-      changed = result.changed.length;
-      return encodeImage(result.image);
+    const changed = await rewriteArchiveAddresses(this.targetArchive, {
+      from: this.#o.fromIp,
+      to: this.#o.toIp,
     });
-    await Deno.writeFile(this.targetArchive, edited);
     return `${changed} sockets`;
   }
 

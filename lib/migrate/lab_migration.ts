@@ -21,12 +21,20 @@ import { type RedisSnapshot, redisSnapshot } from "../workloads/redis_probe.ts";
 import type { WorkloadPlacement } from "../workloads/start.ts";
 import { ContainerDriver } from "./container_driver.ts";
 import { ProcessDriver } from "./process_driver.ts";
+import { PodDriver } from "./pod_driver.ts";
+import { type ClusterAccess, podLogFile, requireAccess } from "../kubernetes/access.ts";
+import { KubeApi } from "../kubernetes/api.ts";
+import { readAllocations, readReservations } from "../kubernetes/cni/state.ts";
+import { labNamespace } from "../kubernetes/workloads.ts";
+import type { Workload } from "../lab/types.ts";
 import { type MigrationDriver, type MigrationResult, runMigration } from "./run.ts";
 
 export interface LabMigrationOptions {
   workload: string;
-  /** Target host name. */
-  to: string;
+  /**
+   * Target host name. Optional in a Kubernetes lab: the first free slot of the workload's pool.
+   */
+  to?: string;
   /** `criu pre-dump` rounds before the final dump (processes only). */
   preDumpRounds?: number;
   shell?: Shell;
@@ -61,6 +69,41 @@ function hostOf(lab: Lab, name: string): Host {
     });
   }
   return host;
+}
+
+/** A Kubernetes lab's API clients for a migration (closed when disposed). */
+async function kubernetesClients(lab: Lab) {
+  const access: ClusterAccess = await requireAccess(lab);
+  const api = await KubeApi.fromKubeconfig(access.kubeconfig);
+  const checkpointApi = access.migratorKubeconfig
+    ? await KubeApi.fromKubeconfig(access.migratorKubeconfig)
+    : api;
+  return {
+    access,
+    api,
+    checkpointApi,
+    [Symbol.asyncDispose]() {
+      api.close();
+      if (checkpointApi !== api) checkpointApi.close();
+      return Promise.resolve();
+    },
+  };
+}
+
+/** The first slot of a workload's pool that no pod holds or has reserved. */
+async function freeSlot(lab: Lab, workload: Workload): Promise<string> {
+  const runDir = runDirOf(lab);
+  const taken = new Set([
+    ...Object.keys(await readAllocations(runDir)),
+    ...Object.values(await readReservations(runDir)),
+  ]);
+  const free = (workload.hosts ?? [workload.host]).find((h) => !taken.has(h));
+  if (!free) {
+    throw new UserError(`Every slot of workload ${workload.name} is taken`, {
+      hint: `add hosts to workloads.${workload.name}.hosts in the lab file, or scale it down`,
+    });
+  }
+  return free;
 }
 
 /**
@@ -106,8 +149,11 @@ export async function migrateWorkload(
     (owner) => `A migration in lab ${lab.name} is already in progress (pid ${owner})`,
   );
   const placements = await readPlacements(runDir);
-  const placement = placements.find((p) => p.name === options.workload);
-  const workload = lab.workloads.find((w) => w.name === options.workload);
+  // A Kubernetes lab's workload may be named by its pod.
+  const placement = placements.find((p) =>
+    p.name === options.workload || (p.pod !== undefined && p.pod === options.workload)
+  );
+  const workload = lab.workloads.find((w) => w.name === placement?.name);
   if (!workload || !placement) {
     throw new UserError(`Lab ${lab.name} runs no workload "${options.workload}"`, {
       hint: placements.length
@@ -123,7 +169,10 @@ export async function migrateWorkload(
     });
   }
   const from = hostOf(lab, placement.host);
-  const to = hostOf(lab, options.to);
+  const to = hostOf(
+    lab,
+    options.to ?? (lab.runtime === "kubernetes" ? await freeSlot(lab, workload) : ""),
+  );
   if (from.name === to.name) {
     throw new UserError(`Workload ${workload.name} already runs on ${to.name}`, {
       hint: `pick another host: ${
@@ -132,7 +181,7 @@ export async function migrateWorkload(
     });
   }
   if (options.preDumpRounds) await checkPreDump(shell, placement.kind);
-  if (placement.kind === "container" && !to.pod) {
+  if (placement.kind === "container" && !to.pod && lab.runtime !== "kubernetes") {
     throw new UserError(
       `Host ${to.name} is not a pod; container ${workload.name} cannot move there`,
     );
@@ -147,7 +196,25 @@ export async function migrateWorkload(
   const netnsOf = (h: Host) => h.netns ?? h.name;
   let driver: MigrationDriver;
   let processDriver: ProcessDriver | undefined;
-  if (placement.kind === "process") {
+  let podDriver: PodDriver | undefined;
+  await using k8s = lab.runtime === "kubernetes" ? await kubernetesClients(lab) : undefined;
+  if (k8s) {
+    podDriver = new PodDriver({
+      shell,
+      api: k8s.api,
+      checkpointApi: k8s.checkpointApi,
+      access: k8s.access,
+      runDir,
+      labId: lab.id!,
+      namespace: labNamespace(lab),
+      pod: placement.pod ?? placement.container!,
+      container: workload.name,
+      from,
+      to,
+      checkpointDir,
+    });
+    driver = podDriver;
+  } else if (placement.kind === "process") {
     processDriver = new ProcessDriver({
       shell,
       sourceNetns: netnsOf(from),
@@ -190,6 +257,12 @@ export async function migrateWorkload(
   if (processDriver) {
     placement.pid = processDriver.pid;
     if (placement.pidFile) await Deno.writeTextFile(placement.pidFile, `${processDriver.pid}\n`);
+  }
+  if (podDriver && movedTo === to && k8s) {
+    placement.pod = placement.container = podDriver.newPod;
+    placement.logFile =
+      await podLogFile(k8s.access, labNamespace(lab), podDriver.newPod, workload.name) ??
+        placement.logFile;
   }
   await writePlacements(runDir, placements);
 

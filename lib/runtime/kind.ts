@@ -48,4 +48,9 @@ export interface RuntimeKind {
   startWorkloads(lab: Lab, ctx: KindContext): Promise<WorkloadPlacement[]>;
   /** Removes everything the lab created (safe twice, also after a crash). */
   down(lab: Lab | string, options: KindDownOptions): Promise<DownResult>;
+  /**
+   * The network namespace (a path for `nsenter --net=`) where a host's interface is now: its
+   * own, or the pod's that took the slot. Undefined when no namespace has it.
+   */
+  netnsOf(lab: Lab, host: string): Promise<string | undefined>;
 }

@@ -15,7 +15,7 @@ import { labRunDir, migrateLockPath, migrationsDir, runDirOf } from "../lab/path
 import type { Lab, LabRuntime } from "../lab/types.ts";
 import { acquireLock } from "../pid_lock.ts";
 import { type Progress, silentProgress } from "../progress.ts";
-import { defaultShell, inNetns, type Shell } from "../shell.ts";
+import { defaultShell, inNetnsPath, type Shell } from "../shell.ts";
 import type { UpResult } from "../topology/apply.ts";
 import type { LabObject } from "../topology/objects.ts";
 import { readState, writeState } from "../topology/state.ts";
@@ -48,6 +48,7 @@ export interface LabUpResult {
   totalMs: number;
 }
 
+// A kind's modules load only when a lab of that kind is used.
 const KINDS = new Map<LabRuntime, () => Promise<RuntimeKind>>([
   ["local", () => Promise.resolve(localKind)],
 ]);
@@ -83,10 +84,11 @@ export async function probeVip(
   hostName: string,
   timeoutS = 3,
 ): Promise<boolean> {
-  const host = lab.hosts.find((h) => h.name === hostName)!;
+  const netns = await (await kindOf(lab)).netnsOf(lab, hostName);
+  if (!netns) return false;
   const { vip, servicePort } = lab.loadBalancer;
   const r = await shell.run(
-    inNetns(host.netns ?? host.name, [
+    inNetnsPath(netns, [
       "timeout",
       String(timeoutS),
       "bash",

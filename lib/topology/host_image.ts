@@ -103,9 +103,13 @@ export function containerfile(spec: HostImageSpec, files: readonly string[], has
 }
 
 /** The hash label of an existing image, or undefined when there is no such image. */
-export async function existingImageHash(shell: Shell, tag: string): Promise<string | undefined> {
+export async function existingImageHash(
+  shell: Shell,
+  tag: string,
+  podman: readonly string[] = ["podman"],
+): Promise<string | undefined> {
   const out = await shell.run(
-    ["podman", "image", "inspect", "--format", `{{index .Labels "${IMAGE_HASH_LABEL}"}}`, tag],
+    [...podman, "image", "inspect", "--format", `{{index .Labels "${IMAGE_HASH_LABEL}"}}`, tag],
     { check: false },
   );
   return out.code === 0 ? out.stdout.trim() : undefined;
@@ -119,13 +123,15 @@ export async function buildHostImage(
   shell: Shell,
   spec: HostImageSpec,
   progress: Progress = silentProgress,
+  /** The podman command (e.g. with `--root`/`--runroot` of a CRI-O's own storage). */
+  podman: readonly string[] = ["podman"],
 ): Promise<{ tag: string; built: boolean; hash: string }> {
   for (const b of spec.binaries) {
     if (!b.startsWith("/")) throw new Error(`Image ${spec.tag}: binary path ${b} is not absolute`);
   }
   const files = await imageFiles(shell, spec.binaries);
   const hash = await filesHash(files, JSON.stringify(spec));
-  if (await existingImageHash(shell, spec.tag) === hash) {
+  if (await existingImageHash(shell, spec.tag, podman) === hash) {
     return { tag: spec.tag, built: false, hash };
   }
   const done = progress.step(
@@ -149,7 +155,7 @@ export async function buildHostImage(
     }
     await Deno.writeTextFile(`${ctx}/Containerfile`, containerfile(spec, files, hash));
     await shell.run([
-      "podman",
+      ...podman,
       "build",
       "--quiet",
       "--tag",

@@ -25,8 +25,10 @@ export interface WorkloadPlacement {
   /** Process workloads: pid and the file holding it (rewritten after a migration). */
   pid?: number;
   pidFile?: string;
-  /** Container workloads: container name. */
+  /** Container workloads: container name (runtime kubernetes: the pod's name). */
   container?: string;
+  /** Runtime kubernetes: the pod running it. */
+  pod?: string;
   /** Container workloads: the CRIU configuration file named by its annotation. */
   criuConfig?: string;
   logFile: string;

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { migrateLockPath } from "../../lib/lab/paths.ts";
+import { labsRunRoot, migrateLockPath } from "../../lib/lab/paths.ts";
+import { UserError } from "../../lib/errors.ts";
 import { labDown } from "../../lib/runtime/session.ts";
 import { LockedError } from "../../lib/pid_lock.ts";
 import { RecordingShell } from "../../lib/shell.ts";
@@ -28,4 +29,15 @@ Deno.test("lab down refuses while a live migration holds the lab, and runs nothi
     await migrate.status;
     await Deno.remove(runRoot, { recursive: true });
   }
+});
+
+Deno.test("lab down of a lab that does not exist says so and creates nothing", async () => {
+  const before = await Array.fromAsync(Deno.readDir(labsRunRoot())).catch(() => []);
+  await assert.rejects(() => labDown("p4t-no-such-lab"), (err: unknown) => {
+    assert.ok(err instanceof UserError);
+    assert.match(err.message, /p4t-no-such-lab has no state file/);
+    return true;
+  });
+  const after = await Array.fromAsync(Deno.readDir(labsRunRoot())).catch(() => []);
+  assert.equal(after.length, before.length, "no empty run directory left");
 });

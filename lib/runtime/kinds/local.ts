@@ -4,14 +4,11 @@
  *
  * @module
  */
-import { bmv2Argv } from "../../bmv2/switch.ts";
 import type { Capability } from "../../capabilities.ts";
 import { runDirOf } from "../../lab/paths.ts";
-import { pidAlive } from "../../shell.ts";
-import { up } from "../../topology/apply.ts";
+import { netnsPath, pidAlive } from "../../shell.ts";
 import { buildHostImage } from "../../topology/host_image.ts";
 import { readState } from "../../topology/state.ts";
-import { switchStarter } from "../../topology/switch_start.ts";
 import { down } from "../../topology/teardown.ts";
 import { buildWorkloads } from "../../workloads/build.ts";
 import { readPlacements, writePlacements } from "../../workloads/placements.ts";
@@ -19,6 +16,7 @@ import { planWorkloadStart, startWorkload, type WorkloadPlacement } from "../../
 import { labRunDir } from "../../lab/paths.ts";
 import type { RuntimeKind } from "../kind.ts";
 import { settleLabPodmanCommands } from "../orphan_commands.ts";
+import { topologyUp } from "./switched_topology.ts";
 
 function placementAlive(p: WorkloadPlacement): boolean {
   return p.kind === "process" ? p.pid !== undefined && pidAlive(p.pid) : true;
@@ -41,13 +39,7 @@ export const localKind: RuntimeKind = {
         if (plan.image) await buildHostImage(ctx.shell, plan.image, ctx.progress);
       }
     }
-    return await up(lab, {
-      shell: ctx.shell,
-      progress: ctx.progress,
-      startSwitch: options.topologyOnly
-        ? undefined
-        : switchStarter((s) => bmv2Argv(s.switch, { runDir: s.runDir, pcap: options.pcap })),
-    });
+    return await topologyUp(lab, ctx, options);
   },
 
   async startWorkloads(lab, ctx) {
@@ -89,5 +81,10 @@ export const localKind: RuntimeKind = {
     // Podman commands a killed migration left running go first (lib/runtime/orphan_commands.ts).
     await settleLabPodmanCommands(runDir, id, options);
     return await down(lab, options);
+  },
+
+  netnsOf(lab, host) {
+    const h = lab.hosts.find((x) => x.name === host);
+    return Promise.resolve(h ? netnsPath(h.netns ?? h.name) : undefined);
   },
 };

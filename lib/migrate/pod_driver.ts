@@ -1,0 +1,195 @@
+/**
+ * Migration of a Kubernetes pod to a new pod with a new address (runtime `kubernetes`):
+ *
+ * - prepare: read the source pod and the slot it holds, reserve the target slot for the new pod
+ *   (the lab's CNI plugin gives a reserved pod that slot's address, so the checkpoint can be
+ *   rewritten for it before the pod exists);
+ * - dump: silence the source (its interface goes down: the kubelet checkpoint API leaves the
+ *   container running, and anything it sent after the checkpoint, or a FIN when it is deleted,
+ *   would break its clients' connections), then checkpoint through the kubelet API;
+ * - rewrite: the sockets' addresses in the archive, natively;
+ * - restore: a checkpoint image into the cluster's storage, and a pod from it, without the
+ *   workload label so the Deployment's ReplicaSet leaves it alone until the switch has moved;
+ * - cleanup: the ReplicaSet adopts the new pod (label added) and the source goes (deletion
+ *   cost lowest, then deleted without grace); rollback: the new pod goes, the source's interface
+ *   comes up again, and the switch never moved.
+ *
+ * @module
+ */
+import { rewriteArchiveAddresses } from "../criu/archive.ts";
+import type { Host } from "../lab/types.ts";
+import { type KubeApi, type Pod, podReady } from "../kubernetes/api.ts";
+import type { ClusterAccess } from "../kubernetes/access.ts";
+import {
+  buildCheckpointImage,
+  checkpointContainer,
+  restoredPod,
+} from "../kubernetes/checkpoint.ts";
+import { readAllocations, releaseReservation, reserveSlot } from "../kubernetes/cni/state.ts";
+import { WORKLOAD_LABEL } from "../kubernetes/workloads.ts";
+import { defaultShell, type Shell } from "../shell.ts";
+import type { MigrationDriver } from "./run.ts";
+
+export interface PodDriverOptions {
+  shell?: Shell;
+  /** Full rights in the lab's namespace. */
+  api: KubeApi;
+  /** Allowed the checkpoint API (the node proxy). */
+  checkpointApi: KubeApi;
+  access: ClusterAccess;
+  runDir: string;
+  labId: string;
+  namespace: string;
+  /** The pod to move and its container (named after the workload). */
+  pod: string;
+  container: string;
+  from: Host;
+  to: Host;
+  /** Directory for the archives (0700, kept for inspection unless `lab down` removes it). */
+  checkpointDir: string;
+  /** How long the restored pod may take to become Ready (default 60 s). */
+  readyTimeoutMs?: number;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Lowest pod-deletion-cost: the ReplicaSet removes this pod first when it has one too many. */
+const DELETE_FIRST = String(-(2 ** 31));
+
+export class PodDriver implements MigrationDriver {
+  readonly #o: PodDriverOptions;
+  readonly #shell: Shell;
+  #source?: Pod;
+  #sourceNetns = "";
+  #sourceIfname = "eth0";
+  #created = false;
+  readonly newPod: string;
+
+  constructor(options: PodDriverOptions) {
+    this.#o = options;
+    this.#shell = options.shell ?? defaultShell;
+    // Deployment pods end in -<hash>-<rand>; ours in -m<time>: the CNI plugin still sees the
+    // workload's prefix.
+    this.newPod = `${options.container}-m${Date.now().toString(36)}`;
+  }
+
+  get sourceArchive(): string {
+    return `${this.#o.checkpointDir}/checkpoint.tar`;
+  }
+
+  get targetArchive(): string {
+    return `${this.#o.checkpointDir}/target.tar`;
+  }
+
+  #podPath(name: string): string {
+    return `/api/v1/namespaces/${this.#o.namespace}/pods/${name}`;
+  }
+
+  #inSource(argv: string[]): string[] {
+    return ["nsenter", `--net=${this.#sourceNetns}`, "--", ...argv];
+  }
+
+  async prepare(): Promise<string> {
+    this.#source = await this.#o.api.get<Pod>(this.#podPath(this.#o.pod));
+    const held = Object.entries(await readAllocations(this.#o.runDir)).find(([, a]) =>
+      a.pod === this.#o.pod
+    );
+    if (!held) throw new Error(`Pod ${this.#o.pod} holds no slot of the lab`);
+    this.#sourceNetns = held[1].netns;
+    this.#sourceIfname = held[1].ifname;
+    await reserveSlot(this.#o.runDir, this.newPod, this.#o.to.name);
+    return `${this.#o.pod} on ${held[0]}; ${this.newPod} reserved ${this.#o.to.name}`;
+  }
+
+  async dump(): Promise<string> {
+    await this.#shell.run(this.#inSource(["ip", "link", "set", "dev", this.#sourceIfname, "down"]));
+    let archive: string;
+    try {
+      archive = await checkpointContainer(
+        this.#o.checkpointApi,
+        this.#o.access.node,
+        this.#o.namespace,
+        this.#o.pod,
+        this.#o.container,
+      );
+    } catch (err) {
+      // The source keeps serving: it never stopped, only its link went down.
+      await this.#sourceUp();
+      throw err;
+    }
+    await Deno.copyFile(archive, this.sourceArchive);
+    // The kubelet's copy holds the server's whole memory too; ours is in a 0700 directory.
+    await Deno.remove(archive).catch(() => {});
+    const { size } = await Deno.stat(this.sourceArchive);
+    return `${(size / 1024).toFixed(0)} KiB`;
+  }
+
+  async transfer(): Promise<void> {
+    await Deno.copyFile(this.sourceArchive, this.targetArchive);
+  }
+
+  async rewrite(): Promise<string> {
+    const changed = await rewriteArchiveAddresses(this.targetArchive, {
+      from: this.#o.from.ip,
+      to: this.#o.to.ip,
+    });
+    return `${changed} sockets`;
+  }
+
+  async restore(): Promise<string> {
+    const tag = `localhost/p4cf-checkpoint-${this.#o.labId}-${this.newPod}:latest`;
+    await buildCheckpointImage(
+      this.#shell,
+      this.#o.access.podman,
+      this.targetArchive,
+      tag,
+      this.#o.container,
+    );
+    this.#created = true;
+    await this.#o.api.create(
+      `/api/v1/namespaces/${this.#o.namespace}/pods`,
+      restoredPod(this.#source!, this.newPod, tag, [WORKLOAD_LABEL]),
+    );
+    const deadline = Date.now() + (this.#o.readyTimeoutMs ?? 60_000);
+    let pod: Pod | undefined;
+    while (Date.now() < deadline) {
+      pod = await this.#o.api.get<Pod>(this.#podPath(this.newPod));
+      if (podReady(pod)) return `${this.newPod} at ${pod.status?.podIP} (${this.#o.to.name})`;
+      if (pod.status?.phase === "Failed") break;
+      await sleep(100);
+    }
+    throw new Error(
+      `Restored pod ${this.newPod} did not become Ready (phase ${pod?.status?.phase ?? "?"})`,
+    );
+  }
+
+  async restoreOnSource(): Promise<string> {
+    if (this.#created) {
+      await this.#o.api.delete(this.#podPath(this.newPod), { gracePeriodSeconds: 0 });
+    }
+    await releaseReservation(this.#o.runDir, this.newPod);
+    await this.#sourceUp();
+    return `${this.#o.pod} serves again`;
+  }
+
+  async #sourceUp(): Promise<void> {
+    await this.#shell.run(this.#inSource(["ip", "link", "set", "dev", this.#sourceIfname, "up"]));
+  }
+
+  async cleanupSource(): Promise<string> {
+    const api = this.#o.api;
+    const label = this.#source?.metadata.labels?.[WORKLOAD_LABEL];
+    await api.patch(this.#podPath(this.#o.pod), {
+      metadata: { annotations: { "controller.kubernetes.io/pod-deletion-cost": DELETE_FIRST } },
+    }).catch(() => {});
+    if (label) {
+      // Its ReplicaSet adopts it (the labels are the template's) and has one pod too many.
+      await api.patch(this.#podPath(this.newPod), {
+        metadata: { labels: { [WORKLOAD_LABEL]: label } },
+      });
+    }
+    await api.delete(this.#podPath(this.#o.pod), { gracePeriodSeconds: 0 });
+    await releaseReservation(this.#o.runDir, this.newPod);
+    return `${this.#o.pod} deleted, ${this.newPod} ${label ? "adopted" : "kept"}`;
+  }
+}
