@@ -51,6 +51,7 @@ export interface LabUpResult {
 // A kind's modules load only when a lab of that kind is used.
 const KINDS = new Map<LabRuntime, () => Promise<RuntimeKind>>([
   ["local", () => Promise.resolve(localKind)],
+  ["kubernetes", async () => (await import("./kinds/kubernetes.ts")).kubernetesKind],
 ]);
 
 /** The runtime kind that runs a lab. */

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { isLabIfaceName, LAB_LABEL } from "../lab/naming.ts";
+import { LAB_LABEL } from "../lab/naming.ts";
 import { parseNftTables, portGuardRemovalArgv, portGuardTable } from "../net/port_guard.ts";
 import type { Shell } from "../shell.ts";
 
@@ -206,11 +206,8 @@ export function foreignReason(obj: LabObject, labId: string, runDir: string): st
     case "netns":
     case "pod":
     case "container":
-      return prefixed(obj.name) ? undefined : `${obj.name} lacks the lab's prefix "${labId}-"`;
     case "link":
-      return isLabIfaceName(labId, obj.name)
-        ? undefined
-        : `${obj.name} is not named like a switch port of lab id "${labId}"`;
+      return prefixed(obj.name) ? undefined : `${obj.name} lacks the lab's prefix "${labId}-"`;
     case "nft-table":
       return obj.name === portGuardTable(labId) ? undefined : `${obj.name} is not the lab's table`;
     case "process": {

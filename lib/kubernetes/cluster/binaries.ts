@@ -45,17 +45,18 @@ export type ProgramName = typeof KUBERNETES_PROGRAMS[number] | typeof NODE_TOOLS
 /** Absolute path of every program the cluster needs. */
 export type ClusterBinaries = Record<ProgramName, string>;
 
-/** Where a program is: `$P4CF_KUBERNETES_BIN/<name>` when executable there, else PATH. */
+/** Where a program is: `$P4CF_KUBERNETES_BIN/<name>` when executable there, else on `$PATH`. */
 export function findProgram(
   name: string,
   env: Record<string, string | undefined> = Deno.env.toObject(),
 ): string | undefined {
-  const dir = env[BIN_ENV]?.replace(/\/+$/, "");
-  if (dir) {
-    const inDir = which(`${dir}/${name}`);
-    if (inDir) return inDir;
+  const dirs = [env[BIN_ENV], ...(env.PATH ?? "").split(":")];
+  for (const dir of dirs) {
+    if (!dir) continue;
+    const path = which(`${dir.replace(/\/+$/, "")}/${name}`);
+    if (path) return path;
   }
-  return which(name);
+  return undefined;
 }
 
 /** The programs found, and the names of those that are not. */
@@ -72,9 +73,11 @@ export function lookupBinaries(
   return { found, missing };
 }
 
-const KUBERNETES_HINT = "the Vagrant VM installs Kubernetes and CRI-O from their apt repositories " +
-  "(`vagrant up`); elsewhere install them (pkgs.k8s.io: kubelet, kubectl; CRI-O's repository: " +
-  `cri-o, cri-tools; etcd from your distribution) or point ${BIN_ENV} at a directory holding them`;
+const KUBERNETES_HINT = "the Vagrant VM installs Kubernetes and CRI-O (`vagrant up`); elsewhere " +
+  `point ${BIN_ENV} at a directory holding them: kube-apiserver, kube-controller-manager, ` +
+  "kube-scheduler and kubelet from Kubernetes' server release archive " +
+  "(kubernetes-server-linux-amd64.tar.gz), crio and pinns from CRI-O's release or apt repository, " +
+  "crictl from cri-tools, etcd from your distribution (etcd-server) or etcd's release";
 
 /** Why this machine cannot run the lab's cluster, or undefined when it can. */
 export function kubernetesMissing(
@@ -88,7 +91,9 @@ export function kubernetesMissing(
   if (k8s.length) reasons.push(`${k8s.join(", ")} not found; ${KUBERNETES_HINT}`);
   if (tools.length) {
     reasons.push(
-      `${tools.join(", ")} not found; install them (Debian/Ubuntu: runc conmon openssl podman gcc ` +
+      `${
+        tools.join(", ")
+      } not found; install them (Debian/Ubuntu: runc conmon openssl podman gcc ` +
         "util-linux) or run `sudo bash lab/provision.sh`",
     );
   }
@@ -108,9 +113,12 @@ export function findBinaries(
 ): ClusterBinaries {
   const { found, missing } = lookupBinaries(env);
   if (missing.length) {
-    throw new MissingCapabilityError(`Cannot run a Kubernetes cluster: ${missing.join(", ")} not found`, {
-      hint: KUBERNETES_HINT,
-    });
+    throw new MissingCapabilityError(
+      `Cannot run a Kubernetes cluster: ${missing.join(", ")} not found`,
+      {
+        hint: KUBERNETES_HINT,
+      },
+    );
   }
   return found as ClusterBinaries;
 }

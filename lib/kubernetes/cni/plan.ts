@@ -45,23 +45,28 @@ export function switchIface(lab: Lab, host: Host): string {
 }
 
 /**
- * How `ip link set ... netns <target>` names a namespace given by path: `ip` takes a name under
- * /run/netns or a pid, so `/var/run/netns/x` and `/run/netns/x` give `x`, `/proc/<pid>/ns/net`
- * gives the pid.
+ * How `ip link set ... netns <target>` names a namespace given by path: a name under /run/netns
+ * (`/var/run/netns/x` and `/run/netns/x` give `x`), a pid (`/proc/<pid>/ns/net`), or the path
+ * itself (iproute2 opens a target containing a slash as a file: CRI-O pins namespaces under its
+ * own `namespaces_dir`).
  *
- * @throws {CniError} code 4 for any other path.
+ * @throws {CniError} code 4 for a path that is not absolute or not normal.
  */
 export function netnsTarget(path: string): string {
   const named = /^\/(?:var\/)?run\/netns\/([^/]+)$/.exec(path);
   if (named && named[1] !== "." && named[1] !== "..") return named[1];
   const pid = /^\/proc\/([1-9]\d*)\/ns\/net$/.exec(path);
   if (pid) return pid[1];
+  const parts = path.split("/");
+  if (
+    path.startsWith("/") && !path.endsWith("/") && !parts.includes("..") && !parts.includes(".")
+  ) {
+    return path;
+  }
   throw new CniError(
     CNI_CODES.invalidEnvironment,
-    `CNI_NETNS ${JSON.stringify(path)} is neither /run/netns/<name>, /var/run/netns/<name> ` +
-      "nor /proc/<pid>/ns/net",
-    "the p4cf plugin moves the slot's interface with `ip link set netns`, which needs a named " +
-      "namespace or a pid; configure the runtime to pin namespaces under /var/run/netns",
+    `CNI_NETNS ${JSON.stringify(path)} is not an absolute path to a network namespace`,
+    "the runtime must pass the pod's namespace as an absolute path (e.g. /var/run/netns/<name>)",
   );
 }
 

@@ -33,11 +33,13 @@ function topologyConfig(lab: Lab, host: string): string[] {
   return lines(step.run);
 }
 
-Deno.test("netnsTarget: a name under /run/netns or /var/run/netns, or a pid", () => {
+Deno.test("netnsTarget: a name under /run/netns or /var/run/netns, a pid, or the path", () => {
   assert.equal(netnsTarget("/var/run/netns/cni-1234"), "cni-1234");
   assert.equal(netnsTarget("/run/netns/k8s-pod"), "k8s-pod");
   assert.equal(netnsTarget("/proc/4242/ns/net"), "4242");
-  for (const bad of ["/tmp/ns", "cni-1234", "/run/netns/", "/run/netns/..", "/proc/self/ns/net"]) {
+  // CRI-O's own namespaces_dir: iproute2 opens a path as it is.
+  assert.equal(netnsTarget("/x/crio/ns/netns/4b0c"), "/x/crio/ns/netns/4b0c");
+  for (const bad of ["cni-1234", "/run/netns/", "/run/netns/..", "/x/../netns", "/x/ns/"]) {
     assert.throws(() => netnsTarget(bad), (e) => e instanceof CniError && e.code === 4, bad);
   }
 });

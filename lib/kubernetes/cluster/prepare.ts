@@ -1,0 +1,97 @@
+/**
+ * The parts of `up` before any process starts: the ports must be free, the directories exist
+ * (owner-only), the certificates and configuration files are written.
+ *
+ * @module
+ */
+import { UserError } from "../../errors.ts";
+import { describeOwner, portOwners } from "../../net/port_owner.ts";
+import type { Shell } from "../../shell.ts";
+import { clusterPorts, type ClusterSpec } from "./components.ts";
+import {
+  crioConf,
+  kubeconfigs,
+  kubeletConfig,
+  manifest,
+  namespaceObject,
+  PAUSE_IMAGE,
+  rbacObjects,
+  SYSTEM_CNI_DIRS,
+} from "./config.ts";
+import type { ClusterPaths } from "./paths.ts";
+import { issueCertificates, pkiPlan } from "./pki.ts";
+
+/** Refuses before anything is created when a port of the cluster is taken. */
+export function checkPorts(): void {
+  for (const port of clusterPorts()) {
+    const owners = portOwners(port);
+    if (owners.length) {
+      throw new UserError(
+        `Cannot start the lab's Kubernetes cluster: port ${port} is in use by ${
+          owners.map(describeOwner).join(", ")
+        }`,
+        {
+          hint: "only one lab cluster runs at a time: take the other lab down " +
+            "(`deno task lab down <lab>`) or stop that process",
+        },
+      );
+    }
+  }
+}
+
+/** etcd >= 3.5 can skip fsync (a throwaway cluster: starts much faster on slow disks). */
+export async function etcdCanSkipFsync(shell: Shell, etcd: string): Promise<boolean> {
+  const out = await shell.run([etcd, "--version"], { check: false });
+  const m = /etcd Version: (\d+)\.(\d+)/.exec(out.stdout);
+  return m !== null && (Number(m[1]) > 3 || (Number(m[1]) === 3 && Number(m[2]) >= 5));
+}
+
+async function writePrivate(path: string, text: string): Promise<void> {
+  await Deno.writeTextFile(path, text, { mode: 0o600 });
+  await Deno.chmod(path, 0o600);
+}
+
+/** Certificates, kubeconfigs, crio.conf, kubelet configuration, RBAC manifest. */
+export async function writeConfiguration(shell: Shell, spec: ClusterSpec): Promise<void> {
+  const { paths, node, binaries } = spec;
+  await issueCertificates(shell, pkiPlan(paths.pkiDir, node));
+  for (const [path, text] of kubeconfigs(paths, node)) await writePrivate(path, text);
+  // Only the plugin directories this machine has: CRI-O would create the others.
+  const systemCniDirs = SYSTEM_CNI_DIRS.filter((d) => {
+    try {
+      return Deno.statSync(d).isDirectory;
+    } catch {
+      return false;
+    }
+  });
+  await Deno.writeTextFile(
+    paths.crioConf,
+    crioConf({ paths, binaries, pauseImage: PAUSE_IMAGE, systemCniDirs }),
+  );
+  await Deno.writeTextFile(paths.kubeletConfig, kubeletConfig(paths, node));
+  await Deno.writeTextFile(
+    paths.rbacManifest,
+    manifest([...rbacObjects(), namespaceObject(node.namespace)]),
+  );
+}
+
+export async function makeDirs(paths: ClusterPaths): Promise<void> {
+  for (const dir of [paths.root, paths.shortDir]) {
+    await Deno.mkdir(dir, { recursive: true, mode: 0o700 });
+    await Deno.chmod(dir, 0o700);
+  }
+  for (
+    const dir of [
+      paths.logsDir,
+      paths.pidsDir,
+      paths.crioStateDir,
+      paths.cniBinDir,
+      paths.cniConfDir,
+      paths.kubeletDir,
+      paths.podLogsDir,
+      paths.imagesDir,
+    ]
+  ) await Deno.mkdir(dir, { recursive: true });
+  // etcd refuses a data directory others can read.
+  await Deno.mkdir(paths.etcdDir, { recursive: true, mode: 0o700 });
+}

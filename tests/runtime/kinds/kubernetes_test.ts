@@ -1,0 +1,114 @@
+/**
+ * The Kubernetes tier: a real single-node cluster (the machine's etcd, kube-apiserver,
+ * controller-manager, scheduler, kubelet, CRI-O with CRIU, runc) whose pods are cabled to a real
+ * BMv2 by the lab's CNI plugin. The server pod migrates to a new pod with a new address and back
+ * through the kubelet checkpoint API, the server Deployment is scaled 1 -> 3 -> 1 under traffic,
+ * and `lab down` leaves nothing behind; the client's own log is the judge.
+ */
+import assert from "node:assert/strict";
+import { ControllerApi } from "../../../lib/controller/api_client.ts";
+import { requireAccess } from "../../../lib/kubernetes/access.ts";
+import { KubeApi } from "../../../lib/kubernetes/api.ts";
+import { labNamespace } from "../../../lib/kubernetes/workloads.ts";
+import { migrateWorkload } from "../../../lib/migrate/lab_migration.ts";
+import { silentProgress } from "../../../lib/progress.ts";
+import { labDown, labUp } from "../../../lib/runtime/session.ts";
+import { computeDowntime, parseWorkloadLog } from "../../../lib/workloads/client_log.ts";
+import { readPlacements } from "../../../lib/workloads/placements.ts";
+import { capTest } from "../../_caps.ts";
+import { leftovers, output, testLab, uniqueSwitchPorts } from "../../topology/_lab.ts";
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Mount points under a directory (the cluster's overlay, shm and netns mounts). */
+async function mountsUnder(dir: string): Promise<string[]> {
+  return (await output("findmnt", ["-rn", "-o", "TARGET"])).split("\n")
+    .filter((m) => m.startsWith(`${dir}/`));
+}
+
+function clusterProcesses(runRoot: string): string[] {
+  const found: string[] = [];
+  for (const e of Deno.readDirSync("/proc")) {
+    if (!/^\d+$/.test(e.name)) continue;
+    try {
+      const cmd = Deno.readTextFileSync(`/proc/${e.name}/cmdline`).replaceAll("\0", " ");
+      if (cmd.includes(runRoot) && !cmd.includes("deno test")) found.push(`${e.name}: ${cmd}`);
+    } catch {
+      // gone
+    }
+  }
+  return found;
+}
+
+capTest({
+  name:
+    "kubernetes lab: the server pod migrates to a new pod and back, scales 1-3-1, down leaves nothing",
+  needs: ["netns", "criu", "podman", "bmv2", "kubernetes"],
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    const { lab, runRoot } = await testLab("kubernetes", (t) =>
+      uniqueSwitchPorts(t).replace(
+        'command: [counter_client, -H, "{vip}", -p, "{port}"]',
+        'command: [counter_client, -H, "{vip}", -p, "{port}", -c, "5"]',
+      ));
+    const sysctls = await output("sysctl", [
+      "vm.overcommit_memory",
+      "kernel.panic",
+      "kernel.panic_on_oops",
+    ]);
+    try {
+      const up = await labUp(lab, { progress: silentProgress });
+      const placed = Object.fromEntries(up.workloads.map((w) => [w.name, w.host]));
+      assert.deepEqual(placed, { server: "h2", client: "h1" });
+
+      // There and back: each time a new pod, a new slot and address.
+      for (const to of ["h3", "h2"]) {
+        const report = await migrateWorkload(lab, { workload: "server", settleMs: 1500 });
+        assert.equal(
+          report.outcome,
+          "migrated",
+          `${report.error ?? ""} ${JSON.stringify(report.phases)}`,
+        );
+        assert.equal(report.to, to);
+        const d = report.downtime!;
+        assert.equal(d.connections.length, 5, "every connection answered");
+        assert.equal(d.anyBroken, false, `broken: ${d.brokenConnections.join(",")}`);
+        assert.ok(d.countsContinuous, "each connection's counter continued");
+        console.log(`migration to ${to}: worst client outage ${d.maxDowntimeMs.toFixed(0)} ms`);
+      }
+
+      // Scaling follows: backends = Ready server pods' slots, connections unbroken.
+      const access = await requireAccess(lab);
+      using kube = await KubeApi.fromKubeconfig(access.kubeconfig);
+      const controller = await ControllerApi.forLab(lab);
+      const deployment = `/apis/apps/v1/namespaces/${labNamespace(lab)}/deployments/server`;
+      for (const replicas of [3, 1]) {
+        await kube.patch(deployment, { spec: { replicas } });
+        const deadline = Date.now() + 90_000;
+        let hosts: string[] = [];
+        while (Date.now() < deadline) {
+          hosts = (await controller.backends()).backends.map((b) => b.host);
+          if (hosts.length === replicas) break;
+          await sleep(500);
+        }
+        assert.equal(hosts.length, replicas, `backends ${hosts} for ${replicas} replicas`);
+      }
+      await sleep(1000);
+      const client = (await readPlacements(lab.runDir!)).find((p) => p.name === "client")!;
+      const records = parseWorkloadLog(await Deno.readTextFile(client.logFile), client.logFile);
+      const all = computeDowntime(records, { migrationStartMs: 0 });
+      assert.equal(all.anyBroken, false, "no connection broke while scaling");
+    } finally {
+      await labDown(lab, { progress: silentProgress });
+      assert.deepEqual(await leftovers(lab), []);
+      assert.deepEqual(await mountsUnder(runRoot), []);
+      assert.deepEqual(clusterProcesses(runRoot), []);
+      assert.equal(
+        await output("sysctl", ["vm.overcommit_memory", "kernel.panic", "kernel.panic_on_oops"]),
+        sysctls,
+      );
+      await Deno.remove(runRoot, { recursive: true }).catch(() => {});
+    }
+  },
+});
