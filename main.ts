@@ -4,11 +4,11 @@
  *
  * @module
  */
-import { parseArgs } from "node:util";
-import { describeError, UserError } from "./lib/errors.ts";
+import { UserError } from "./lib/errors.ts";
+import { didYouMean, invokeCommand, reportError } from "./tasks/command.ts";
 import { commands } from "./tasks/commands.ts";
 
-const USAGE = `p4containerflow — live migration of TCP servers behind a P4 switch
+export const USAGE = `p4containerflow — live migration of TCP servers behind a P4 switch
 
 Usage: deno task <command> [args]   (or: deno run -A main.ts <command> [args])
 
@@ -17,36 +17,24 @@ ${Object.entries(commands).map(([name, c]) => `  ${name.padEnd(11)} ${c.summary}
 
 Run a command with --help for its options.`;
 
-async function main(argv: string[]): Promise<number> {
+/** Dispatches one command line; returns the exit code (errors propagate). */
+export async function main(argv: readonly string[]): Promise<number> {
   const [name, ...rest] = argv;
   if (!name || name === "--help" || name === "-h" || name === "help") {
     console.log(USAGE);
     return name ? 0 : 1;
   }
-  const command = commands[name];
+  const command = Object.hasOwn(commands, name) ? commands[name] : undefined;
   if (!command) {
+    const names = Object.keys(commands);
+    const near = didYouMean(name, names);
     throw new UserError(`Unknown command "${name}"`, {
-      hint: `commands are: ${Object.keys(commands).join(", ")}`,
+      hint: near
+        ? `did you mean "${near}"? (commands: ${names.join(", ")})`
+        : `commands are: ${names.join(", ")}`,
     });
   }
-  if (rest.includes("--help") || rest.includes("-h")) {
-    console.log(command.usage);
-    return 0;
-  }
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: rest,
-      options: command.options ?? {},
-      allowPositionals: true,
-      strict: true,
-    });
-  } catch (err) {
-    throw new UserError(`${name}: ${(err as Error).message}`, {
-      hint: `see \`deno task ${name} --help\``,
-    });
-  }
-  return await command.run(parsed.values, parsed.positionals);
+  return await invokeCommand(name, command, rest);
 }
 
 if (import.meta.main) {
@@ -54,8 +42,7 @@ if (import.meta.main) {
   try {
     code = await main(Deno.args);
   } catch (err) {
-    console.error(`error: ${describeError(err)}`);
-    code = err instanceof UserError ? 1 : 2;
+    code = reportError(err);
   }
   Deno.exit(code);
 }

@@ -1,5 +1,6 @@
 /**
- * What this machine can do: root, network namespaces, CRIU, Podman, BMv2, p4c.
+ * What this machine can do: root, network namespaces, CRIU, Podman, BMv2, p4c. Tools are found
+ * through lib/tools.ts (explicit settings such as P4CF_BMV2, then PATH, then install directories).
  * Each probe returns `undefined` when the capability is present, or the reason it is not (with
  * what to do about it). Used by `main.ts doctor`, by the CLI before long operations, and by the
  * test tiers.
@@ -7,6 +8,7 @@
  * @module
  */
 import { kubernetesMissing } from "./kubernetes/cluster/binaries.ts";
+import { findTool } from "./tools.ts";
 
 export type Capability =
   | "root"
@@ -22,7 +24,7 @@ export type Capability =
 /** The oldest CRIU that dumps TCP sockets on current kernels (4.1 fails on SO_PASSSEC). */
 export const CRIU_MIN_VERSION = [4, 2] as const;
 
-const PROVISION_HINT = "run `sudo bash lab/provision.sh`";
+const PROVISION_HINT = "run `bash lab/provision.sh` as root";
 
 /** Finds an executable on PATH, or undefined. */
 export function which(cmd: string): string | undefined {
@@ -42,9 +44,9 @@ function isExecutable(path: string): boolean {
   }
 }
 
-/** The CRIU binary to use: $CRIU, else `criu` on PATH. */
+/** The CRIU binary to use: $CRIU, else `criu` on PATH or in /usr/local/sbin etc. (lib/tools.ts). */
 export function criuBinary(): string | undefined {
-  return which(Deno.env.get("CRIU") ?? "criu");
+  return findTool("criu").path;
 }
 
 /** Parses `criu --version` output ("Version: 4.2.1") into numbers. */
@@ -63,8 +65,9 @@ function versionAtLeast(v: number[], min: readonly number[]): boolean {
 
 export function criuCapability(): string | undefined {
   if (Deno.uid() !== 0) return "CRIU needs root";
-  const bin = criuBinary();
-  if (!bin) return `CRIU is not installed; ${PROVISION_HINT}`;
+  const criu = findTool("criu");
+  if (!criu.path) return criu.reason;
+  const bin = criu.path;
   const out = new Deno.Command(bin, { args: ["--version"], stdout: "piped", stderr: "null" })
     .outputSync();
   const version = parseCriuVersion(new TextDecoder().decode(out.stdout));
@@ -79,30 +82,23 @@ export function criuCapability(): string | undefined {
 export function probeCapability(cap: Capability): string | undefined {
   switch (cap) {
     case "root":
-      return Deno.uid() === 0 ? undefined : "needs root (run with sudo)";
+      return Deno.uid() === 0 ? undefined : "not running as root; run it as root";
     case "netns":
       if (Deno.uid() !== 0) return "network namespaces need root";
-      return which("ip") && which("nsenter")
+      return findTool("ip").path && findTool("nsenter").path
         ? undefined
-        : `needs iproute2 and nsenter; ${PROVISION_HINT}`;
+        : `iproute2 or nsenter is not installed; ${PROVISION_HINT}`;
     case "criu":
       return criuCapability();
     case "podman":
       if (Deno.uid() !== 0) return "Podman labs need root";
-      return which("podman") && which("runc")
-        ? undefined
-        : `needs podman and runc; ${PROVISION_HINT}`;
+      return findTool("podman").reason ?? findTool("runc").reason;
     case "bmv2":
-      return which("simple_switch_grpc")
-        ? undefined
-        : "BMv2 (simple_switch_grpc) is not installed; install it with " +
-          "`sudo P4CF_P4_SOURCE=obs bash lab/provision.sh` or use the Vagrant VM";
+      return findTool("bmv2").reason;
     case "p4c":
-      return which("p4c")
-        ? undefined
-        : "p4c is not installed; install it with `sudo P4CF_P4_SOURCE=obs bash lab/provision.sh`";
+      return findTool("p4c").reason ?? findTool("p4c-bm2-ss").reason;
     case "redis":
-      return which("redis-server") ? undefined : `redis-server is not installed; ${PROVISION_HINT}`;
+      return findTool("redis-server").reason;
     case "kubernetes":
       return kubernetesMissing();
   }

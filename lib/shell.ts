@@ -2,46 +2,37 @@
  * The one seam through which the library runs commands.
  *
  * Library code builds argv arrays (pure, testable) and hands them to a {@link Shell}. The default
- * {@link DaxShell} runs them with dax; tests pass a {@link RecordingShell} to assert the exact
+ * {@link SystemShell} runs them for real; tests pass a {@link RecordingShell} to assert the exact
  * arguments without root, or the real shell for integration tests.
+ *
+ * Every command the real shell runs has a time bound (its watchdog): {@link commandTimeoutMs}
+ * picks it (per call, else `P4CF_COMMAND_TIMEOUT_S`, else per program: Podman and CRIU 120 s,
+ * anything else 300 s). A command past its bound is killed with every process it started
+ * ({@link killProcessTree}) and fails with a {@link CommandTimeoutError} naming it, its argv and
+ * the bound, so a stuck `podman` or `criu` fails its step instead of hanging the run.
+ *
+ * ```ts
+ * const { stdout } = await defaultShell.run(["podman", "ps", "-q"], { timeoutMs: 30_000 });
+ * ```
  *
  * @module
  */
-import $ from "dax";
 import { which } from "./capabilities.ts";
-import { CommandError } from "./errors.ts";
-
-// dax implements these itself, with fewer flags than the system's; we always want the real ones.
-const DAX_BUILTINS = new Set([
-  "cat",
-  "cd",
-  "cp",
-  "echo",
-  "exit",
-  "export",
-  "mkdir",
-  "mv",
-  "printenv",
-  "pwd",
-  "rm",
-  "sleep",
-  "test",
-  "touch",
-  "unset",
-  "which",
-]);
-
-function resolveProgram(argv: readonly string[]): string[] {
-  if (!DAX_BUILTINS.has(argv[0])) return [...argv];
-  return [which(argv[0]) ?? argv[0], ...argv.slice(1)];
-}
+import { CommandError, CommandTimeoutError, timeoutMessage, UserError } from "./errors.ts";
 
 export interface RunOptions {
   /** Text written to the command's stdin. */
   stdin?: string;
-  /** Throw {@link CommandError} on a non-zero exit (default true). */
+  /**
+   * Throw {@link CommandError} on a non-zero exit (default true). With `false`, a command killed
+   * by the watchdog returns exit code 124 and `timedOut: true`, with the watchdog's message as
+   * the last line of its stderr, instead of throwing {@link CommandTimeoutError}.
+   */
   check?: boolean;
-  /** Kill the command after this many milliseconds. */
+  /**
+   * Kill the command (and its children) after this many milliseconds; 0: no bound. Default:
+   * {@link commandTimeoutMs}.
+   */
   timeoutMs?: number;
   env?: Record<string, string>;
   cwd?: string;
@@ -51,28 +42,338 @@ export interface RunResult {
   code: number;
   stdout: string;
   stderr: string;
+  /** True when the watchdog killed the command (only seen with `check: false`). */
+  timedOut?: boolean;
 }
 
 export interface Shell {
   run(argv: readonly string[], options?: RunOptions): Promise<RunResult>;
 }
 
-/** Runs commands for real, through dax (argv elements are escaped, never re-split). */
-export class DaxShell implements Shell {
-  async run(argv: readonly string[], options: RunOptions = {}): Promise<RunResult> {
-    let cmd = $`${resolveProgram(argv)}`.stdout("piped").stderr("piped").noThrow();
-    if (options.stdin !== undefined) cmd = cmd.stdinText(options.stdin);
-    else cmd = cmd.stdin("null");
-    if (options.timeoutMs !== undefined) cmd = cmd.timeout(options.timeoutMs);
-    if (options.env) cmd = cmd.env(options.env);
-    if (options.cwd) cmd = cmd.cwd(options.cwd);
-    const result = await cmd;
-    const out = { code: result.code, stdout: result.stdout, stderr: result.stderr };
-    if (options.check !== false && out.code !== 0) {
-      throw new CommandError(argv, out.code, out.stdout, out.stderr);
+/** Default time bounds of the watchdog, in seconds, by program (see {@link commandTimeoutMs}). */
+export const COMMAND_TIMEOUTS_S: Readonly<Record<string, number>> = { podman: 120, criu: 120 };
+
+/** The bound for programs not in {@link COMMAND_TIMEOUTS_S}, in seconds. */
+export const DEFAULT_COMMAND_TIMEOUT_S = 300;
+
+/** The environment variable replacing every default bound (seconds; 0 turns the watchdog off). */
+export const COMMAND_TIMEOUT_ENV = "P4CF_COMMAND_TIMEOUT_S";
+
+/** How long killed commands get to exit on SIGTERM before SIGKILL. */
+const KILL_GRACE_MS = 2000;
+
+// Wrappers that run another program: the bound is that program's. Values: options that take an
+// argument of their own.
+const WRAPPERS: Record<string, readonly string[]> = {
+  nsenter: ["-t", "--target", "-S", "--setuid", "-G", "--setgid"],
+  env: ["-u", "--unset", "-C", "--chdir", "-S", "--split-string"],
+  setsid: [],
+  nice: ["-n", "--adjustment"],
+  ionice: ["-c", "--class", "-n", "--classdata"],
+  timeout: ["-k", "--kill-after", "-s", "--signal"],
+  unshare: [],
+  chroot: [],
+  stdbuf: ["-i", "-o", "-e"],
+};
+
+/**
+ * The program an argv runs, looking through wrappers (`nsenter … --`, `env VAR=x`, `setsid`,
+ * `ip netns exec <ns>`, `timeout 5`, …): `podman` for `nsenter --net=/run/netns/h1 -- podman ps`.
+ */
+export function commandProgram(argv: readonly string[]): string {
+  let i = 0;
+  for (let depth = 0; depth < 8 && i < argv.length; depth++) {
+    const name = basename(argv[i]);
+    if (name === "ip" && argv[i + 1] === "netns" && argv[i + 2] === "exec") {
+      i += 4;
+      continue;
     }
-    return out;
+    const valued = WRAPPERS[name];
+    if (!valued) return name;
+    i++;
+    while (i < argv.length) {
+      const a = argv[i];
+      if (a === "--") {
+        i++;
+        break;
+      }
+      if (name === "env" && /^[A-Za-z_][A-Za-z0-9_]*=/.test(a)) i++;
+      else if (a.startsWith("-") && a !== "-") i += valued.includes(a) ? 2 : 1;
+      else if (name === "timeout") {
+        i++; // the duration
+        break;
+      } else if (name === "chroot") {
+        i++; // the new root
+        break;
+      } else break;
+    }
   }
+  return i < argv.length ? basename(argv[i]) : basename(argv[0] ?? "");
+}
+
+/**
+ * The watchdog's bound for argv in ms, or undefined for none: `timeoutMs` when given (0: none),
+ * else `P4CF_COMMAND_TIMEOUT_S` when set (0: none), else {@link COMMAND_TIMEOUTS_S} for the
+ * program ({@link commandProgram}), else {@link DEFAULT_COMMAND_TIMEOUT_S}.
+ *
+ * @throws {UserError} when `P4CF_COMMAND_TIMEOUT_S` is not a number of seconds.
+ */
+export function commandTimeoutMs(
+  argv: readonly string[],
+  timeoutMs?: number,
+  setting: string | undefined = Deno.env.get(COMMAND_TIMEOUT_ENV),
+): number | undefined {
+  if (timeoutMs !== undefined) return timeoutMs > 0 ? timeoutMs : undefined;
+  if (setting !== undefined && setting.trim() !== "") {
+    const s = Number(setting);
+    if (!Number.isFinite(s) || s < 0) {
+      throw new UserError(`${COMMAND_TIMEOUT_ENV}="${setting}" is not a number of seconds`, {
+        hint: `set it to the bound for every external command, e.g. ${COMMAND_TIMEOUT_ENV}=600 ` +
+          "(0 turns the watchdog off), or unset it for the defaults",
+      });
+    }
+    return s > 0 ? s * 1000 : undefined;
+  }
+  return (COMMAND_TIMEOUTS_S[commandProgram(argv)] ?? DEFAULT_COMMAND_TIMEOUT_S) * 1000;
+}
+
+/** Runs commands for real (argv elements are passed as they are, never re-split by a shell). */
+export class SystemShell implements Shell {
+  async run(argv: readonly string[], options: RunOptions = {}): Promise<RunResult> {
+    const timeoutMs = commandTimeoutMs(argv, options.timeoutMs);
+    let child: Deno.ChildProcess;
+    try {
+      child = new Deno.Command(argv[0], {
+        args: argv.slice(1),
+        stdin: options.stdin !== undefined ? "piped" : "null",
+        stdout: "piped",
+        stderr: "piped",
+        env: options.env,
+        cwd: options.cwd,
+      }).spawn();
+    } catch (err) {
+      return finish(argv, options, spawnFailure(argv, options, err));
+    }
+    const stdout = collect(child.stdout);
+    const stderr = collect(child.stderr);
+    const stdin = options.stdin !== undefined ? writeStdin(child, options.stdin) : undefined;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    let killed: number[] | undefined;
+    const watchdog = new Promise<"timeout">((resolve) => {
+      if (timeoutMs !== undefined) timer = setTimeout(() => resolve("timeout"), timeoutMs);
+    });
+    // Done when it exits and its output ends (a child of it may hold the pipes longer).
+    const done = Promise.all([child.status, stdout.done, stderr.done]);
+    try {
+      if ((await Promise.race([done, watchdog])) === "timeout") {
+        killed = await killProcessTree(child.pid);
+        await child.status;
+        // Output held open by a process that escaped the kill: stop reading it.
+        const ended = await within(Promise.all([stdout.done, stderr.done]), 1000);
+        if (!ended) await Promise.all([stdout.cancel(), stderr.cancel()]);
+      }
+    } finally {
+      clearTimeout(timer);
+      // Its stdin is written once the command has ended, unless something that escaped it keeps
+      // the pipe open without reading.
+      if (stdin) await within(stdin, 1000);
+    }
+    const status = await child.status;
+    const out = { code: status.code, stdout: stdout.text(), stderr: stderr.text() };
+    if (killed === undefined) return finish(argv, options, out);
+    const program = commandProgram(argv);
+    if (options.check !== false) {
+      throw new CommandTimeoutError(argv, timeoutMs!, out.stdout, out.stderr, killed, program);
+    }
+    const line = timeoutMessage(program, argv, timeoutMs!, killed.length);
+    const stderrText = out.stderr && !out.stderr.endsWith("\n") ? `${out.stderr}\n` : out.stderr;
+    return { code: 124, stdout: out.stdout, stderr: `${stderrText}${line}\n`, timedOut: true };
+  }
+}
+
+/** The real shell under its former name. */
+export const DaxShell = SystemShell;
+/** The real shell under its former name. */
+export type DaxShell = SystemShell;
+
+function finish(argv: readonly string[], options: RunOptions, out: RunResult): RunResult {
+  if (options.check !== false && out.code !== 0) {
+    throw new CommandError(argv, out.code, out.stdout, out.stderr);
+  }
+  return out;
+}
+
+/** As a shell reports a program it cannot start: 127 not found, 126 not executable. */
+function spawnFailure(argv: readonly string[], options: RunOptions, err: unknown): RunResult {
+  if (options.cwd !== undefined) {
+    try {
+      Deno.statSync(options.cwd);
+    } catch {
+      throw new Error(
+        `Cannot run ${argv[0]}: its working directory ${options.cwd} does not exist`,
+        {
+          cause: err,
+        },
+      );
+    }
+  }
+  if (err instanceof Deno.errors.NotFound) {
+    return { code: 127, stdout: "", stderr: `${argv[0]}: command not found\n` };
+  }
+  if (err instanceof Deno.errors.PermissionDenied) {
+    return { code: 126, stdout: "", stderr: `${argv[0]}: permission denied\n` };
+  }
+  throw err;
+}
+
+interface Collected {
+  /** Resolves when the stream ends (or is cancelled). */
+  done: Promise<void>;
+  text(): string;
+  cancel(): Promise<void>;
+}
+
+function collect(stream: ReadableStream<Uint8Array>): Collected {
+  const reader = stream.getReader();
+  const decoder = new TextDecoder();
+  let text = "";
+  const done = (async () => {
+    try {
+      while (true) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        text += decoder.decode(value, { stream: true });
+      }
+    } catch {
+      // Cancelled, or the pipe broke: keep what was read.
+    } finally {
+      text += decoder.decode();
+    }
+  })();
+  return {
+    done,
+    text: () => text,
+    cancel: async () => {
+      await reader.cancel().catch(() => {});
+      await done;
+    },
+  };
+}
+
+async function writeStdin(child: Deno.ChildProcess, text: string): Promise<void> {
+  const writer = child.stdin.getWriter();
+  try {
+    await writer.write(new TextEncoder().encode(text));
+    await writer.close();
+  } catch {
+    // The command exited without reading all of it (EPIPE): as a shell pipe would.
+    await writer.abort().catch(() => {});
+  }
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+/** Waits for `promise` at most `ms`; true when it settled in time. Leaves no timer behind. */
+async function within(promise: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<false>((r) => timer = setTimeout(() => r(false), ms));
+  try {
+    return await Promise.race([promise.then(() => true, () => true), late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+function basename(path: string): string {
+  return path.slice(path.lastIndexOf("/") + 1);
+}
+
+/** One process of a table read from /proc. */
+interface ProcRow extends ProcessStat {
+  pid: number;
+}
+
+function processTable(): ProcRow[] {
+  const rows: ProcRow[] = [];
+  for (const entry of Deno.readDirSync("/proc")) {
+    if (!/^\d+$/.test(entry.name)) continue;
+    const pid = Number(entry.name);
+    const stat = processStat(pid);
+    if (stat) rows.push({ ...stat, pid });
+  }
+  return rows;
+}
+
+/**
+ * The processes belonging to `roots`: themselves, their descendants, and every member of a
+ * process group or session one of them leads (which catches processes that moved to a group of
+ * their own, and those of such a group whose parent already exited). Never this process, its
+ * own group or session, or PID 1.
+ */
+export function processTreeOf(roots: readonly number[], table = processTable()): number[] {
+  const self = processStat(Deno.pid);
+  const mine = (row: ProcRow) =>
+    row.pid === Deno.pid || row.pid === 1 ||
+    (self !== undefined && (row.pid === self.pgrp || row.pid === self.sid));
+  const found = new Set<number>(roots);
+  let grew = true;
+  while (grew) {
+    grew = false;
+    for (const row of table) {
+      if (found.has(row.pid) || mine(row) || row.state === "Z") continue;
+      const leader = found.has(row.pgrp) && row.pgrp !== self?.pgrp ||
+        found.has(row.sid) && row.sid !== self?.sid;
+      if (found.has(row.ppid) || leader) {
+        found.add(row.pid);
+        grew = true;
+      }
+    }
+  }
+  return [...found].filter((pid) => pid !== Deno.pid && pid !== 1);
+}
+
+/**
+ * Kills a command and everything it started: SIGTERM to the whole tree ({@link processTreeOf},
+ * taken before anything dies, so nothing is lost to re-parenting), up to 2 s to exit, then the
+ * rest is stopped (so it cannot fork away), looked for again and killed with SIGKILL. Returns
+ * the pids it signalled.
+ */
+export async function killProcessTree(
+  pid: number,
+  options: { graceMs?: number } = {},
+): Promise<number[]> {
+  const identity = new Map<number, string>();
+  const remember = (pids: readonly number[], table: ProcRow[]) => {
+    for (const p of pids) {
+      const row = table.find((r) => r.pid === p);
+      if (row && !identity.has(p)) identity.set(p, row.startTime);
+    }
+  };
+  // The same process still (not a new one that reused the pid), and not yet dead.
+  const live = (p: number) => {
+    const stat = processStat(p);
+    return stat !== undefined && stat.state !== "Z" && stat.state !== "X" &&
+      stat.startTime === identity.get(p);
+  };
+  let table = processTable();
+  remember(processTreeOf([pid], table), table);
+  for (const p of identity.keys()) signalProcess(p, "SIGTERM");
+  const deadline = Date.now() + (options.graceMs ?? KILL_GRACE_MS);
+  while (Date.now() < deadline && [...identity.keys()].some(live)) await delay(20);
+  // Survivors: freeze them and whatever they started meanwhile, until nothing new turns up.
+  for (let round = 0; round < 5; round++) {
+    const alive = [...identity.keys()].filter(live);
+    if (!alive.length) break;
+    for (const p of alive) signalProcess(p, "SIGSTOP");
+    table = processTable();
+    const before = identity.size;
+    remember(processTreeOf(alive, table), table);
+    if (identity.size === before) break;
+  }
+  for (const p of identity.keys()) if (live(p)) signalProcess(p, "SIGKILL");
+  return [...identity.keys()];
 }
 
 /** A scripted reply for {@link RecordingShell}: matched against the joined argv. */
@@ -130,6 +431,11 @@ export interface DetachOptions {
   exitFile?: string;
   /** Extra environment variables for the process (e.g. an LD_PRELOAD shim). */
   env?: Record<string, string>;
+  /**
+   * How long to wait for the pid (default 5 s); past it the start is killed and fails with a
+   * {@link CommandTimeoutError}.
+   */
+  startTimeoutMs?: number;
 }
 
 // Runs in a fresh session (setsid --fork) as the workload's waiting parent. It closes every
@@ -180,7 +486,8 @@ export async function spawnDetached(
   await Deno.remove(options.pidFile).catch(() => {});
   if (options.exitFile) await Deno.remove(options.exitFile).catch(() => {});
   await shell.run(detachedArgv(argv, options));
-  const deadline = Date.now() + 5000;
+  const startMs = options.startTimeoutMs ?? 5000;
+  const deadline = Date.now() + startMs;
   while (Date.now() < deadline) {
     const text = await Deno.readTextFile(options.pidFile).catch(() => "");
     // The file exists (empty) between the shell's open and its write.
@@ -193,7 +500,35 @@ export async function spawnDetached(
     }
     await sleep(2);
   }
-  throw new Error(`Process did not start: ${argv.join(" ")} (see ${options.logFile})`);
+  // Its waiting parent (which names the pid file) and anything it started go: nothing of a start
+  // that failed is left running.
+  const killed: number[] = [];
+  for (const waiter of findProcesses((args) => args.includes(options.pidFile))) {
+    killed.push(...await killProcessTree(waiter));
+  }
+  throw new CommandTimeoutError(
+    argv,
+    startMs,
+    "",
+    `did not start (no pid in ${options.pidFile}); see ${options.logFile}`,
+    killed,
+  );
+}
+
+/** Pids of the processes whose argv satisfies `match` (not this process). */
+export function findProcesses(match: (argv: string[]) => boolean): number[] {
+  const pids: number[] = [];
+  for (const entry of Deno.readDirSync("/proc")) {
+    if (!/^\d+$/.test(entry.name) || Number(entry.name) === Deno.pid) continue;
+    let raw: string;
+    try {
+      raw = Deno.readTextFileSync(`/proc/${entry.name}/cmdline`);
+    } catch {
+      continue;
+    }
+    if (raw && match(raw.replace(/\0$/, "").split("\0"))) pids.push(Number(entry.name));
+  }
+  return pids;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -224,6 +559,8 @@ export interface ProcessStat {
   ppid: number;
   pgrp: number;
   sid: number;
+  /** Start time in clock ticks since boot: with the pid, it names one process for good. */
+  startTime: string;
 }
 
 /** Reads /proc/<pid>/stat (see {@link ProcessStat}). */
@@ -236,7 +573,13 @@ export function processStat(pid: number): ProcessStat | undefined {
   }
   // The command name in parentheses may itself contain spaces and parentheses.
   const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  return { state: f[0], ppid: Number(f[1]), pgrp: Number(f[2]), sid: Number(f[3]) };
+  return {
+    state: f[0],
+    ppid: Number(f[1]),
+    pgrp: Number(f[2]),
+    sid: Number(f[3]),
+    startTime: f[19],
+  };
 }
 
 /** True while a process with this pid exists (and is not a zombie). */
@@ -256,4 +599,4 @@ export function signalProcess(pid: number, sig: Deno.Signal): boolean {
 }
 
 /** The shell used when callers pass none. */
-export const defaultShell: Shell = new DaxShell();
+export const defaultShell: Shell = new SystemShell();

@@ -12,6 +12,11 @@ import { benchPreDump } from "../lib/bench/predump.ts";
 import { MissingCapabilityError } from "../lib/errors.ts";
 import { type LatencyStats, latencyStats } from "../lib/p4runtime/bench.ts";
 import { formatTable } from "../lib/table.ts";
+import { benchArgsProblem } from "./commands.ts";
+
+// --help, or an unknown option or section (with a did-you-mean), before anything runs.
+const argsProblem = benchArgsProblem(Deno.args);
+if (argsProblem !== undefined) Deno.exit(argsProblem);
 
 const SECTIONS = ["p4runtime", "controller", "lab", "migration", "predump"] as const;
 type Section = typeof SECTIONS[number];

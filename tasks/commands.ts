@@ -1,17 +1,91 @@
 /** The registry of CLI verbs, in the order `--help` lists them. */
-import type { Command } from "./command.ts";
+import { UserError } from "../lib/errors.ts";
+import { type Command, didYouMean, parseCommandArgs, reportError, wantsHelp } from "./command.ts";
 import { build } from "./build.ts";
+import { check } from "./check.ts";
 import { controller } from "./controller.ts";
 import { demo } from "./demo.ts";
 import { doctor } from "./doctor.ts";
 import { lab } from "./lab.ts";
 import { migrate } from "./migrate.ts";
+import { test } from "./test.ts";
+
+/** The sections of `deno task bench`, in the order it runs them (as in tasks/bench.ts). */
+export const BENCH_SECTIONS = ["p4runtime", "controller", "lab", "migration", "predump"] as const;
+
+/**
+ * `bench` runs tasks/bench.ts in its own deno (it needs --expose-gc); this entry gives it its
+ * place in the command list and its help.
+ */
+export const bench: Command = {
+  summary: "Measure P4Runtime, controller, lab up/down and migrations (JSON in report/)",
+  usage: `Usage: deno task bench [section…]
+
+Measures this machine against the project's performance targets, prints a table per section and
+saves everything as JSON in report/bench-<time>.json. Without a section, runs them all.
+
+Sections:
+  p4runtime   P4Runtime MODIFY round trips and batched inserts against BMv2 (root, BMv2)
+  controller  Switch updates through the controller's HTTP API, controller memory with 10,000
+              entries (root, BMv2, netns)
+  lab         lab up / lab down times (root, BMv2, netns, Podman)
+  migration   10 process and 10 container migrations: downtime and phase times (root, BMv2,
+              netns, CRIU, Podman)
+  predump     Final dump with and without CRIU pre-dump rounds (root, netns, CRIU with memory
+              tracking); P4CF_PREDUMP_MB sets the server's memory (default 256)
+
+A section stops with the reason when something it needs is missing (see \`deno task doctor\`).`,
+  async run(_values, positionals) {
+    const problem = benchArgsProblem(positionals);
+    if (problem !== undefined) return problem;
+    const script = new URL("./bench.ts", import.meta.url).pathname;
+    const child = new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", "--v8-flags=--expose-gc", script, ...positionals],
+      stdin: "inherit",
+      stdout: "inherit",
+      stderr: "inherit",
+    }).spawn();
+    return (await child.status).code;
+  },
+};
+
+/**
+ * Answers `bench`'s arguments before anything runs: its help (0), or one error with a
+ * did-you-mean for an unknown option or section (1); undefined when they are fine.
+ */
+export function benchArgsProblem(args: readonly string[]): number | undefined {
+  if (wantsHelp(args)) {
+    console.log(bench.usage);
+    return 0;
+  }
+  try {
+    const { positionals } = parseCommandArgs("bench", bench, args);
+    for (const s of positionals) {
+      if ((BENCH_SECTIONS as readonly string[]).includes(s)) continue;
+      const near = didYouMean(s, BENCH_SECTIONS);
+      throw new UserError(`bench: unknown section "${s}"`, {
+        hint: near
+          ? `did you mean "${near}"? (see \`deno task bench --help\`)`
+          : `sections are ${BENCH_SECTIONS.join(", ")}`,
+      });
+    }
+  } catch (err) {
+    return reportError(err);
+  }
+  return undefined;
+}
 
 export const commands: Record<string, Command> = {
   demo,
-  lab,
+  lab: { verbs: ["list", "up", "down", "status", "exec", "check"], ...lab },
   migrate,
-  controller,
+  controller: {
+    verbs: ["serve", "health", "backends", "add", "remove", "migrate", "entries"],
+    ...controller,
+  },
   build,
   doctor,
+  test,
+  bench,
+  check,
 };

@@ -10,6 +10,7 @@ import { UserError } from "../errors.ts";
 import { describeOwner, portInUse, portOwners } from "../net/port_owner.ts";
 import type { Switch } from "../lab/types.ts";
 import { defaultShell, pidAlive, type Shell, signalProcess, spawnDetached } from "../shell.ts";
+import { toolCommand } from "../tools.ts";
 
 export type Bmv2LogLevel = "trace" | "debug" | "info" | "warn" | "error" | "off";
 
@@ -24,7 +25,10 @@ export interface Bmv2Options {
   pcap?: boolean;
   /** CPU port for packet-in/out (none by default: the program does not use one). */
   cpuPort?: number;
-  /** Executable (default `simple_switch_grpc`). */
+  /**
+   * Executable (default in {@link bmv2Argv}: `simple_switch_grpc`; {@link startSwitch} runs the
+   * one lib/tools.ts finds, e.g. through P4CF_BMV2).
+   */
   binary?: string;
 }
 
@@ -104,7 +108,8 @@ export async function startSwitch(sw: Switch, options: StartSwitchOptions): Prom
   assertSwitchPortsFree(sw);
   await Deno.mkdir(options.runDir, { recursive: true });
   if (options.pcap) await Deno.mkdir(files.pcapDir, { recursive: true });
-  const pid = await spawnDetached(options.shell ?? defaultShell, bmv2Argv(sw, options), {
+  const argv = bmv2Argv(sw, { ...options, binary: options.binary ?? toolCommand("bmv2") });
+  const pid = await spawnDetached(options.shell ?? defaultShell, argv, {
     logFile: files.output,
     pidFile: files.pidFile,
     env: await loopbackOnlyEnv(),

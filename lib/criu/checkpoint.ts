@@ -75,7 +75,7 @@ function resolveCriu(criu?: string): string {
   const bin = criu ?? criuBinary();
   if (!bin) {
     throw new MissingCapabilityError("CRIU is not installed", {
-      hint: "run `sudo bash lab/provision.sh`, or set CRIU to the criu binary",
+      hint: "run `bash lab/provision.sh` as root, or set CRIU to the criu binary",
     });
   }
   return bin;

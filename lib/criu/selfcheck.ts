@@ -65,7 +65,7 @@ export async function criuSelfCheck(options: SelfCheckOptions = {}): Promise<Sel
     const reason = probeCapability(cap);
     if (reason) {
       throw new MissingCapabilityError(`Cannot run the CRIU self-check: ${reason}`, {
-        hint: "run it as root on a provisioned machine (`sudo bash lab/provision.sh`)",
+        hint: "run it as root on a provisioned machine (`bash lab/provision.sh` as root)",
       });
     }
   }

@@ -91,8 +91,8 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
       throw new MissingCapabilityError(`The demo cannot run here: ${reason}`, {
         hint: cap === "bmv2"
           ? "use the Vagrant VM (`vagrant up`) or install BMv2 and p4c with " +
-            "`sudo P4CF_P4_SOURCE=obs bash lab/provision.sh`"
-          : "run `sudo bash lab/provision.sh` and the demo as root",
+            "`P4CF_P4_SOURCE=obs bash lab/provision.sh` as root, or point P4CF_BMV2 at your own build"
+          : "run `bash lab/provision.sh` and the demo as root",
       });
     }
   }

@@ -66,6 +66,10 @@ export interface Pod {
       ready: boolean;
       restartCount: number;
       containerID?: string;
+      state?: {
+        waiting?: { reason?: string; message?: string };
+        terminated?: { reason?: string; message?: string; exitCode?: number };
+      };
     }[];
   };
 }
@@ -274,6 +278,23 @@ export class KubeApi {
       }
     }
   }
+}
+
+/**
+ * Why a pod's container cannot start (the runtime refused to create or restore it, or it
+ * exited), or undefined while it is fine or still being created.
+ */
+export function podFailure(pod: Pod): string | undefined {
+  if (pod.status?.phase === "Failed") return `pod failed`;
+  for (const c of pod.status?.containerStatuses ?? []) {
+    const waiting = c.state?.waiting;
+    if (waiting?.reason && waiting.reason !== "ContainerCreating") {
+      return `${c.name}: ${waiting.reason}${waiting.message ? `: ${waiting.message}` : ""}`;
+    }
+    const ended = c.state?.terminated;
+    if (ended) return `${c.name} exited (${ended.reason ?? ended.exitCode})`;
+  }
+  return undefined;
 }
 
 /** True when a pod is Ready (its containers started and pass their checks). */

@@ -4,21 +4,23 @@
  * - prepare: read the source pod and the slot it holds, reserve the target slot for the new pod
  *   (the lab's CNI plugin gives a reserved pod that slot's address, so the checkpoint can be
  *   rewritten for it before the pod exists);
- * - dump: silence the source (its interface goes down: the kubelet checkpoint API leaves the
- *   container running, and anything it sent after the checkpoint, or a FIN when it is deleted,
- *   would break its clients' connections), then checkpoint through the kubelet API;
+ * - dump: silence the source (an nftables table in its namespace drops every packet in and out:
+ *   the kubelet checkpoint API leaves the container running, and anything it sent after the
+ *   checkpoint, or a FIN when it is deleted, would break its clients' connections; taking the
+ *   link down instead would flush its routes and static ARP entries), then checkpoint through
+ *   the kubelet API;
  * - rewrite: the sockets' addresses in the archive, natively;
  * - restore: a checkpoint image into the cluster's storage, and a pod from it, without the
  *   workload label so the Deployment's ReplicaSet leaves it alone until the switch has moved;
  * - cleanup: the ReplicaSet adopts the new pod (label added) and the source goes (deletion
- *   cost lowest, then deleted without grace); rollback: the new pod goes, the source's interface
- *   comes up again, and the switch never moved.
+ *   cost lowest, then deleted without grace); rollback: the new pod goes, the source is heard
+ *   again, and the switch never moved.
  *
  * @module
  */
 import { rewriteArchiveAddresses } from "../criu/archive.ts";
 import type { Host } from "../lab/types.ts";
-import { type KubeApi, type Pod, podReady } from "../kubernetes/api.ts";
+import { type KubeApi, type Pod, podFailure, podReady } from "../kubernetes/api.ts";
 import type { ClusterAccess } from "../kubernetes/access.ts";
 import {
   buildCheckpointImage,
@@ -53,6 +55,22 @@ export interface PodDriverOptions {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** The nftables table that silences the source pod (in its own network namespace). */
+export const SILENCE_TABLE = "p4cf_silence";
+
+/** nft argv dropping every packet in and out of a namespace, before conntrack (pure). */
+export function silenceArgv(): string[] {
+  const t = `inet ${SILENCE_TABLE}`;
+  return [
+    "nft",
+    [
+      `add table ${t}`,
+      `add chain ${t} in { type filter hook prerouting priority -300; policy drop; }`,
+      `add chain ${t} out { type filter hook output priority -300; policy drop; }`,
+    ].join("; "),
+  ];
+}
+
 /** Lowest pod-deletion-cost: the ReplicaSet removes this pod first when it has one too many. */
 const DELETE_FIRST = String(-(2 ** 31));
 
@@ -61,7 +79,6 @@ export class PodDriver implements MigrationDriver {
   readonly #shell: Shell;
   #source?: Pod;
   #sourceNetns = "";
-  #sourceIfname = "eth0";
   #created = false;
   readonly newPod: string;
 
@@ -96,13 +113,12 @@ export class PodDriver implements MigrationDriver {
     );
     if (!held) throw new Error(`Pod ${this.#o.pod} holds no slot of the lab`);
     this.#sourceNetns = held[1].netns;
-    this.#sourceIfname = held[1].ifname;
     await reserveSlot(this.#o.runDir, this.newPod, this.#o.to.name);
     return `${this.#o.pod} on ${held[0]}; ${this.newPod} reserved ${this.#o.to.name}`;
   }
 
   async dump(): Promise<string> {
-    await this.#shell.run(this.#inSource(["ip", "link", "set", "dev", this.#sourceIfname, "down"]));
+    await this.#shell.run(this.#inSource(silenceArgv()));
     let archive: string;
     try {
       archive = await checkpointContainer(
@@ -113,8 +129,10 @@ export class PodDriver implements MigrationDriver {
         this.#o.container,
       );
     } catch (err) {
-      // The source keeps serving: it never stopped, only its link went down.
-      await this.#sourceUp();
+      // The source keeps serving: it never stopped, it was only not heard. Nothing restores
+      // after a failed dump, so the target slot is free again now.
+      await this.#unsilence();
+      await releaseReservation(this.#o.runDir, this.newPod);
       throw err;
     }
     await Deno.copyFile(archive, this.sourceArchive);
@@ -155,8 +173,11 @@ export class PodDriver implements MigrationDriver {
     while (Date.now() < deadline) {
       pod = await this.#o.api.get<Pod>(this.#podPath(this.newPod));
       if (podReady(pod)) return `${this.newPod} at ${pod.status?.podIP} (${this.#o.to.name})`;
-      if (pod.status?.phase === "Failed") break;
-      await sleep(100);
+      // A failed restore shows at once: the source is silent meanwhile, and its clients give up
+      // after their own timeouts.
+      const failure = podFailure(pod);
+      if (failure) throw new Error(`Restoring ${this.newPod} failed: ${failure}`);
+      await sleep(50);
     }
     throw new Error(
       `Restored pod ${this.newPod} did not become Ready (phase ${pod?.status?.phase ?? "?"})`,
@@ -168,12 +189,12 @@ export class PodDriver implements MigrationDriver {
       await this.#o.api.delete(this.#podPath(this.newPod), { gracePeriodSeconds: 0 });
     }
     await releaseReservation(this.#o.runDir, this.newPod);
-    await this.#sourceUp();
+    await this.#unsilence();
     return `${this.#o.pod} serves again`;
   }
 
-  async #sourceUp(): Promise<void> {
-    await this.#shell.run(this.#inSource(["ip", "link", "set", "dev", this.#sourceIfname, "up"]));
+  async #unsilence(): Promise<void> {
+    await this.#shell.run(this.#inSource(["nft", "delete", "table", "inet", SILENCE_TABLE]));
   }
 
   async cleanupSource(): Promise<string> {

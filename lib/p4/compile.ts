@@ -10,6 +10,7 @@
 import { MissingCapabilityError, UserError } from "../errors.ts";
 import { defaultShell, type Shell } from "../shell.ts";
 import { which } from "../capabilities.ts";
+import { findTool, toolCommand, toolEnv } from "../tools.ts";
 import { LB_PROGRAM } from "./lb_program.ts";
 
 export interface CompileOptions {
@@ -19,7 +20,7 @@ export interface CompileOptions {
   source?: string;
   /** Output directory, relative to `root` or absolute (default `p4/build`). */
   outDir?: string;
-  /** The p4c executable (default `p4c` on PATH). */
+  /** The p4c executable (default: the one lib/tools.ts finds: P4CF_P4C, PATH, /usr/local/…). */
   p4c?: string;
   shell?: Shell;
 }
@@ -88,17 +89,25 @@ export function planCompile(options: CompileOptions = {}): CompilePlan {
 
 /** Compiles the program; returns the plan it ran (outputs relative to `root` unless absolute). */
 export async function compileP4(options: CompileOptions = {}): Promise<CompilePlan> {
-  const plan = planCompile(options);
+  const found = options.p4c === undefined ? findTool("p4c") : undefined;
+  const plan = planCompile({ ...options, p4c: options.p4c ?? toolCommand("p4c") });
   const p4c = plan.argv[0];
-  if (!options.shell && !which(p4c)) {
-    throw new MissingCapabilityError(`p4c is not installed (looked for "${p4c}")`, {
-      hint: "install it with `sudo P4CF_P4_SOURCE=obs bash lab/provision.sh`",
+  if (!options.shell && (found ? !found.path : !which(p4c))) {
+    const [problem, hint] = (found?.reason ?? `p4c is not installed (looked for "${p4c}")`)
+      .split(/; (.*)/s);
+    throw new MissingCapabilityError(problem, {
+      hint: hint ?? "install it as root with `P4CF_P4_SOURCE=obs bash lab/provision.sh`",
     });
   }
   const outDir = plan.argv[plan.argv.indexOf("-o") + 1];
   const absOut = outDir.startsWith("/") ? outDir : `${plan.cwd}/${outDir}`;
   await Deno.mkdir(absOut, { recursive: true });
-  await (options.shell ?? defaultShell).run(plan.argv, { cwd: plan.cwd });
+  // An explicitly set p4c finds its back end (p4c-bm2-ss) and helpers in its own directory.
+  const env = found ? toolEnv("p4c") : {};
+  await (options.shell ?? defaultShell).run(plan.argv, {
+    cwd: plan.cwd,
+    ...(Object.keys(env).length ? { env } : {}),
+  });
   // The p4c driver leaves its preprocessed source (.p4i) in the output directory; not an output.
   const json = plan.outputs.bmv2Json;
   const p4i = (json.startsWith("/") ? json : `${plan.cwd}/${json}`).replace(/\.json$/, ".p4i");

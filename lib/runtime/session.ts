@@ -125,7 +125,8 @@ export async function labUp(lab: Lab, options: SessionOptions = {}): Promise<Lab
     if (reason) {
       throw new MissingCapabilityError(`Cannot bring up lab ${lab.name}: ${reason}`, {
         hint: cap === "bmv2"
-          ? "install BMv2 (`P4CF_P4_SOURCE=obs bash lab/provision.sh` as root), or use " +
+          ? "install BMv2 (`P4CF_P4_SOURCE=obs bash lab/provision.sh` as root, or set " +
+            "P4CF_BMV2=/path/to/simple_switch_grpc for your own build), or use " +
             "`--topology-only` to build just the namespaces, links and pods"
           : cap === "root"
           ? "run it as root"

@@ -77,7 +77,7 @@ function preflight(lab: Lab): void {
     const reason = probeCapability(cap);
     if (reason) {
       throw new MissingCapabilityError(`Cannot bring up lab ${lab.name}: ${reason}`, {
-        hint: "run as root on a provisioned machine (`sudo bash lab/provision.sh`)",
+        hint: "run as root on a provisioned machine (`bash lab/provision.sh` as root)",
       });
     }
   }
@@ -163,7 +163,7 @@ function explainPodmanFailure(err: unknown): unknown {
       {
         hint:
           "in /etc/containers/containers.conf.d/p4containerflow.conf use default_ulimits within " +
-          "podman's own limits (nproc <= 32768), e.g. rerun `sudo bash lab/provision.sh`",
+          "podman's own limits (nproc <= 32768), e.g. rerun `bash lab/provision.sh` as root",
         cause: err,
       },
     );

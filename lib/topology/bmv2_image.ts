@@ -1,10 +1,11 @@
 /**
  * The BMv2 switch image for `bmv2-container` switches: built locally FROM scratch out of the
- * machine's `simple_switch_grpc` and its shared libraries (see `host_image.ts`).
+ * machine's `simple_switch_grpc` (the one lib/tools.ts finds: P4CF_BMV2, PATH, /usr/local/…) and
+ * its shared libraries (see `host_image.ts`).
  *
  * @module
  */
-import { which } from "../capabilities.ts";
+import { findTool } from "../tools.ts";
 import { MissingCapabilityError } from "../errors.ts";
 import { type Progress, silentProgress } from "../progress.ts";
 import type { Shell } from "../shell.ts";
@@ -35,16 +36,12 @@ export async function ensureBmv2Image(
   shell: Shell,
   progress: Progress = silentProgress,
 ): Promise<string> {
-  const binary = which("simple_switch_grpc");
-  if (!binary) {
-    throw new MissingCapabilityError(
-      "Cannot build the BMv2 image: simple_switch_grpc is not installed",
-      {
-        hint: "install BMv2 with `sudo P4CF_P4_SOURCE=obs bash lab/provision.sh`",
-      },
-    );
+  const bmv2 = findTool("bmv2");
+  if (bmv2.reason !== undefined) {
+    const [problem, hint] = bmv2.reason.split(/; (.*)/s);
+    throw new MissingCapabilityError(`Cannot build the BMv2 image: ${problem}`, { hint });
   }
-  const real = await Deno.realPath(binary);
+  const real = await Deno.realPath(bmv2.path);
   await buildHostImage(shell, bmv2ImageSpec(real), progress);
   return BMV2_IMAGE;
 }

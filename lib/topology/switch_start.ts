@@ -17,6 +17,7 @@ import type { Lab, Switch } from "../lab/types.ts";
 import { type Progress, silentProgress } from "../progress.ts";
 import { type Shell, spawnDetached } from "../shell.ts";
 import { ensureBmv2Image } from "./bmv2_image.ts";
+import { withToolCommand } from "../tools.ts";
 
 /** What a switch starter gets. */
 export interface SwitchStartContext {
@@ -115,7 +116,8 @@ export function switchStarter(
 ): StartSwitch {
   return async (ctx) => {
     assertSwitchPortsFree(ctx.switch, ctx.lab.name);
-    const argv = await argvFor(ctx);
+    // A bare `simple_switch_grpc` is the BMv2 lib/tools.ts finds (P4CF_BMV2, PATH, /usr/local/…).
+    const argv = withToolCommand(await argvFor(ctx));
     // BMv2's Thrift server listens on every address unless the shim binds it to loopback.
     const env = await loopbackOnlyEnv();
     if (ctx.switch.kind === "bmv2-container") {

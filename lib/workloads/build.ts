@@ -125,7 +125,7 @@ export async function buildWorkloads(options: BuildOptions = {}): Promise<Worklo
   const cc = options.cc ?? "gcc";
   if (!options.shell && !which(cc)) {
     throw new MissingCapabilityError(`Cannot build the workloads: ${cc} is not installed`, {
-      hint: "run `sudo bash lab/provision.sh` (it installs gcc and the static glibc)",
+      hint: "run `bash lab/provision.sh` as root (it installs gcc and the static glibc)",
     });
   }
   await Deno.mkdir(workloadBinDir(root), { recursive: true });

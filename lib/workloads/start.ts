@@ -66,7 +66,7 @@ export function resolveProgram(name: string, paths: WorkloadPaths): string {
   const found = which(name);
   if (!found) {
     throw new UserError(`Workload program "${name}" is not installed`, {
-      hint: `install it (e.g. \`sudo bash lab/provision.sh\`) or give an absolute path`,
+      hint: `install it (e.g. \`bash lab/provision.sh\` as root) or give an absolute path`,
     });
   }
   return found;

@@ -111,6 +111,8 @@ async function removeCgroupTree(shell: Shell, paths: ClusterPaths, root: string)
     if (Date.now() > deadline) throw new Error(`cgroups ${root} are still in use`);
     await new Promise((r) => setTimeout(r, 250));
   }
+  // Another cluster's node mounts hugetlb itself: nothing to release then.
+  if (otherKubeletRunning([])) return;
   // Dying cgroups (of unreaped zombies) still pin the hierarchy: wait for them, then release it.
   while (hugetlbHierarchy().id !== 0 && hugetlbHierarchy().cgroups > 1 && Date.now() < deadline) {
     await new Promise((r) => setTimeout(r, 250));
@@ -200,7 +202,8 @@ export async function clusterDown(
       done(note || undefined);
     } catch (err) {
       result.failed.push(title);
-      progress.warn(`${title}: ${(err as Error).message.split("\n")[0]}`);
+      const lines = (err as Error).message.trim().split("\n");
+      progress.warn(`${title}: ${lines[0]}${lines.length > 1 ? ` (${lines.at(-1)})` : ""}`);
       done("failed");
     }
   };
@@ -237,6 +240,8 @@ export async function clusterDown(
       await new Promise((r) => setTimeout(r, 200)); // CRI-O may be starting up
       list = await shell.run([...c, "pods", "-q"], { check: false });
     }
+    // CRI-O died meanwhile: its pods go with their cgroups below (without CNI DEL).
+    if (list.code !== 0 && pidOf("crio") === undefined) return "";
     if (list.code !== 0) throw new Error(`crictl pods: ${list.stderr.trim().split("\n").pop()}`);
     const pods = list.stdout.split("\n").filter((s) => s);
     for (const pod of pods) {
@@ -310,8 +315,16 @@ export async function clusterDown(
     }
     const left = await mounts();
     if (left.length) throw new Error(`still mounted: ${left.join(", ")}; left ${dirs.join(", ")}`);
-    // --one-file-system: never reach through a mount into what it shows.
-    await shell.run(["rm", "-rf", "--one-file-system", ...dirs]);
+    // --one-file-system: never reach through a mount into what it shows. Retried: a process
+    // that was just killed may still be closing (or creating) a file in there.
+    const rm = ["rm", "-rf", "--one-file-system", ...dirs];
+    for (let i = 0; i < 5; i++) {
+      const r = await shell.run(rm, { check: false });
+      if (r.code === 0) return dirs.join(", ");
+      progress.info(`retrying: ${r.stderr.trim().split("\n").pop()}`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    await shell.run(rm);
     return dirs.join(", ");
   });
   result.totalMs = performance.now() - t0;

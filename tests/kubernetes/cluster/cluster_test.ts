@@ -119,7 +119,7 @@ async function downAndCollect(lab: Lab, runRoot: string): Promise<Collected> {
   const progress = new RecordingProgress();
   const result = await clusterDown(lab.runDir!, { shell: defaultShell, progress });
   console.log(`clusterDown: ${(performance.now() - t0).toFixed(0)} ms`);
-  for (const e of progress.events.filter((e) => e.startsWith("warn"))) console.log(e);
+  for (const e of progress.events.filter((e) => /^(warn|info)/.test(e))) console.log(e);
   const left = await clusterLeftovers(lab, [testBridge(lab)]);
   const ports = await output("ip", ["-o", "link", "show", "master", testBridge(lab)]);
   if (ports.trim()) left.push(`veth left on the test bridge (no CNI DEL): ${ports.trim()}`);
@@ -211,8 +211,12 @@ clusterTest(
       assert.doesNotMatch(hostMounts, /hugetlb/);
       const podNs = paths.crioNamespacesDir;
       const ours = hostMounts.split("\n").filter((l) => l.startsWith(lab.runDir!));
-      const netns = ours.filter((l) => l.startsWith(`${podNs}/netns/`));
-      assert.deepEqual(ours.filter((l) => !netns.includes(l)).map((l) => l.split(" ")[0]), [podNs]);
+      // pinns pins a pod's network, UTS and IPC namespaces there.
+      const pinned = ours.filter((l) => /^\S+\/(net|uts|ipc)ns\/\S+ nsfs /.test(l));
+      assert.deepEqual(ours.filter((l) => !pinned.includes(l)).map((l) => l.split(" ")[0]), [
+        podNs,
+      ]);
+      const netns = pinned.filter((l) => l.startsWith(`${podNs}/netns/`));
       assert.equal(netns.length, 1, ours.join("\n"));
       // The pod's namespace is usable from the machine (lab exec, probes).
       const podAddrs = await sh(
@@ -301,17 +305,21 @@ clusterTest("cluster: down after up was killed with SIGKILL half-way leaves noth
         lab.id!,
       ],
       stdout: "null",
-      stderr: "null",
+      stderr: "piped",
     }).spawn();
+    const stderr = new Response(child.stderr).text();
+    let exited = false;
+    const status = child.status.then((s) => (exited = true, s));
     // Killed once CRI-O runs: the control plane and the node namespace are up, the kubelet not yet.
     const crioPid = pidFile(clusterPaths(lab.runDir!), "crio");
     const started = await eventually(
-      async () => (await Deno.readTextFile(crioPid).catch(() => "")).endsWith("\n"),
+      async () => exited || (await Deno.readTextFile(crioPid).catch(() => "")).endsWith("\n"),
       60_000,
     );
-    child.kill("SIGKILL");
-    await child.status;
-    assert.ok(started, "up reached CRI-O");
+    const early = exited;
+    if (!early) child.kill("SIGKILL");
+    await status;
+    assert.ok(started && !early, `up reached CRI-O and was killed there: ${await stderr}`);
     assert.ok((await clusterLeftovers(lab, [testBridge(lab)])).length > 0, "something to remove");
   } finally {
     down = await downAndCollect(lab, runRoot);

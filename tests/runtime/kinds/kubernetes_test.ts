@@ -10,7 +10,11 @@ import { ControllerApi } from "../../../lib/controller/api_client.ts";
 import { requireAccess } from "../../../lib/kubernetes/access.ts";
 import { KubeApi } from "../../../lib/kubernetes/api.ts";
 import { labNamespace } from "../../../lib/kubernetes/workloads.ts";
-import { migrateWorkload } from "../../../lib/migrate/lab_migration.ts";
+import { controllerSwitchUpdate, migrateWorkload } from "../../../lib/migrate/lab_migration.ts";
+import { PodDriver } from "../../../lib/migrate/pod_driver.ts";
+import { runMigration } from "../../../lib/migrate/run.ts";
+import { repoRoot } from "../../../lib/lab/paths.ts";
+import type { Host, Lab } from "../../../lib/lab/types.ts";
 import { silentProgress } from "../../../lib/progress.ts";
 import { labDown, labUp } from "../../../lib/runtime/session.ts";
 import { computeDowntime, parseWorkloadLog } from "../../../lib/workloads/client_log.ts";
@@ -50,7 +54,7 @@ capTest({
     const { lab, runRoot } = await testLab("kubernetes", (t) =>
       uniqueSwitchPorts(t).replace(
         'command: [counter_client, -H, "{vip}", -p, "{port}"]',
-        'command: [counter_client, -H, "{vip}", -p, "{port}", -c, "5"]',
+        'command: [counter_client, -H, "{vip}", -p, "{port}", -c, "20"]',
       ));
     const sysctls = await output("sysctl", [
       "vm.overcommit_memory",
@@ -72,7 +76,7 @@ capTest({
         );
         assert.equal(report.to, to);
         const d = report.downtime!;
-        assert.equal(d.connections.length, 5, "every connection answered");
+        assert.equal(d.connections.length, 20, "every connection answered");
         assert.equal(d.anyBroken, false, `broken: ${d.brokenConnections.join(",")}`);
         assert.ok(d.countsContinuous, "each connection's counter continued");
         console.log(`migration to ${to}: worst client outage ${d.maxDowntimeMs.toFixed(0)} ms`);
@@ -108,6 +112,121 @@ capTest({
         await output("sysctl", ["vm.overcommit_memory", "kernel.panic", "kernel.panic_on_oops"]),
         sysctls,
       );
+      await Deno.remove(runRoot, { recursive: true }).catch(() => {});
+    }
+  },
+});
+
+/** A Kubernetes lab's migration driver and switch update, to run with injected faults. */
+async function podMigration(lab: Lab, to: Host, container = "server") {
+  const runDir = lab.runDir!;
+  const access = await requireAccess(lab);
+  const api = await KubeApi.fromKubeconfig(access.kubeconfig);
+  const checkpointApi = await KubeApi.fromKubeconfig(
+    access.migratorKubeconfig ?? access.kubeconfig,
+  );
+  const placement = (await readPlacements(runDir)).find((p) => p.name === "server")!;
+  const from = lab.hosts.find((h) => h.name === placement.host)!;
+  const checkpointDir = await Deno.makeTempDir({ dir: runDir, prefix: "fault-" });
+  const driver = new PodDriver({
+    api,
+    checkpointApi,
+    access,
+    runDir,
+    labId: lab.id!,
+    namespace: labNamespace(lab),
+    pod: placement.pod!,
+    container,
+    from,
+    to,
+    checkpointDir,
+    readyTimeoutMs: 20_000,
+  });
+  const switchUpdate = await controllerSwitchUpdate(lab);
+  const result = await runMigration(driver, {
+    progress: silentProgress,
+    switchUpdate: () => switchUpdate(from, to),
+  });
+  api.close();
+  checkpointApi.close();
+  return { result, driver, from };
+}
+
+/** The client's answers after `since` (ms), and whether any connection broke. */
+async function clientSince(lab: Lab, since: number) {
+  const client = (await readPlacements(lab.runDir!)).find((p) => p.name === "client")!;
+  const records = parseWorkloadLog(await Deno.readTextFile(client.logFile), client.logFile);
+  return {
+    answers: records.filter((r) => r.kind === "answer" && r.t > since).length,
+    broken: records.some((r) => r.kind === "event"),
+  };
+}
+
+capTest({
+  name:
+    "kubernetes lab: a failed checkpoint, a failed restore and a killed migrate leave the old pod serving (or down cleans all)",
+  needs: ["netns", "criu", "podman", "bmv2", "kubernetes"],
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    const { lab, runRoot } = await testLab("kubernetes", uniqueSwitchPorts);
+    try {
+      await labUp(lab, { progress: silentProgress });
+      const h3 = lab.hosts.find((h) => h.name === "h3")!;
+
+      // The kubelet cannot checkpoint a container that does not exist: nothing moves.
+      let since = Date.now();
+      const noCheckpoint = await podMigration(lab, h3, "no-such-container");
+      assert.equal(noCheckpoint.result.outcome, "dump-failed", JSON.stringify(noCheckpoint.result));
+      // The client's packets sent while the link was down wait for its retransmission timer.
+      await sleep(3000);
+      let seen = await clientSince(lab, since);
+      assert.ok(
+        seen.answers > 10 && !seen.broken,
+        `the old pod serves on: ${JSON.stringify(seen)}`,
+      );
+
+      // Sockets rewritten to an address the new pod does not get: CRIU cannot restore them.
+      since = Date.now();
+      const wrongAddress = { ...h3, ip: "10.0.3.77" };
+      const noRestore = await podMigration(lab, wrongAddress);
+      assert.equal(
+        noRestore.result.outcome,
+        "rolled-back",
+        JSON.stringify(noRestore.result.phases),
+      );
+      await sleep(1500);
+      seen = await clientSince(lab, since + noRestore.result.wallMs);
+      assert.ok(
+        seen.answers > 10 && !seen.broken,
+        `the old pod serves again: ${JSON.stringify(seen)}`,
+      );
+      assert.equal(
+        (await ControllerApi.forLab(lab).then((a) => a.backends())).backends[0].host,
+        "h2",
+      );
+
+      // A migrate killed while restoring: lab down still removes everything (checked below).
+      const child = new Deno.Command(Deno.execPath(), {
+        args: ["run", "-A", "main.ts", "migrate", lab.file, "server", "--run-root", runRoot],
+        cwd: repoRoot(),
+        env: { NO_COLOR: "1" },
+        stdin: "null",
+        stdout: "null",
+        stderr: "piped",
+      }).spawn();
+      let progress = "";
+      for await (const chunk of child.stderr.pipeThrough(new TextDecoderStream())) {
+        progress += chunk;
+        if (progress.includes("==> restore on target")) break;
+      }
+      child.kill("SIGKILL");
+      assert.equal((await child.status).signal, "SIGKILL", progress);
+    } finally {
+      await labDown(lab, { progress: silentProgress });
+      assert.deepEqual(await leftovers(lab), []);
+      assert.deepEqual(await mountsUnder(runRoot), []);
+      assert.deepEqual(clusterProcesses(runRoot), []);
       await Deno.remove(runRoot, { recursive: true }).catch(() => {});
     }
   },
