@@ -1,10 +1,10 @@
 /** `demo`: migrate a process and a container there and back, with a report and a plot. */
-import { runDemo } from "../lib/demo/run.ts";
+import { DEFAULT_DEMO, KUBERNETES_DEMO, runDemo } from "../lib/demo/run.ts";
 import { consoleProgress } from "../lib/progress.ts";
 import { formatTable } from "../lib/table.ts";
 import type { Command } from "./command.ts";
 
-const USAGE = `Usage: deno task demo [--keep] [--report-dir DIR]
+const USAGE = `Usage: deno task demo [--kubernetes] [--keep] [--report-dir DIR]
 
 Brings up the process-migration lab, starts its client, migrates the server h2 -> h3 -> h2 with
 CRIU, then does the same for a container in the host-containers lab. Shows each step live and
@@ -13,13 +13,19 @@ latency plot per lab with the migrations shaded into the report directory (defau
 report/<time>/). Exits non-zero if any client connection broke.
 
 Options:
+  --kubernetes      Then the kubernetes lab: a cluster of its own, the server pod moved to a new
+                    pod with a new address and back (needs Kubernetes and CRI-O, see README)
   --keep            Leave the labs up afterwards (\`deno task lab down <lab>\` removes them)
   --report-dir DIR  Where to write the report`;
 
 export const demo: Command = {
   summary: "Migrate a process and a container there and back; report and plot",
   usage: USAGE,
-  options: { keep: { type: "boolean" }, "report-dir": { type: "string" } },
+  options: {
+    keep: { type: "boolean" },
+    kubernetes: { type: "boolean" },
+    "report-dir": { type: "string" },
+  },
   async run(values) {
     const stamp = new Date().toISOString().replace(/[:.]/g, "-");
     const reportDir = typeof values["report-dir"] === "string"
@@ -28,6 +34,7 @@ export const demo: Command = {
     const enc = new TextEncoder();
     const tty = Deno.stderr.isTerminal();
     const result = await runDemo({
+      steps: values.kubernetes === true ? [...DEFAULT_DEMO, KUBERNETES_DEMO] : DEFAULT_DEMO,
       reportDir,
       keep: values.keep === true,
       progress: consoleProgress(),

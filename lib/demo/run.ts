@@ -29,6 +29,13 @@ export const DEFAULT_DEMO: DemoStep[] = [
   { lab: "host-containers", workload: "server", route: ["h2", "h3", "h2"] },
 ];
 
+/** The Kubernetes part (`demo --kubernetes`): the server pod to a new pod and back. */
+export const KUBERNETES_DEMO: DemoStep = {
+  lab: "kubernetes",
+  workload: "server",
+  route: ["h2", "h3", "h2"],
+};
+
 export interface DemoOptions {
   steps?: DemoStep[];
   /** Report directory (created). */
@@ -98,10 +105,21 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
   }
   const { progress } = options;
   const pause = options.pauseMs ?? 1000;
+  const steps = options.steps ?? DEFAULT_DEMO;
+  const labs = await Promise.all(steps.map((s) => loadLab(s.lab)));
+  // Checked before the first lab comes up, not after the others have run.
+  const kubernetes = labs.some((l) => l.runtime === "kubernetes")
+    ? probeCapability("kubernetes")
+    : undefined;
+  if (kubernetes) {
+    throw new MissingCapabilityError(`The Kubernetes demo cannot run here: ${kubernetes}`, {
+      hint: "run the demo without --kubernetes, or where Kubernetes and CRI-O are installed",
+    });
+  }
   await Deno.mkdir(options.reportDir, { recursive: true });
   const migrations: MigrationReport[] = [];
-  for (const step of options.steps ?? DEFAULT_DEMO) {
-    const lab = await loadLab(step.lab);
+  for (const [i, step] of steps.entries()) {
+    const lab = labs[i];
     const up = progress.step(`lab ${lab.name}: up`);
     await labUp(lab, { progress });
     up();

@@ -229,7 +229,7 @@ Deno.test("runCni: VERSION, and malformed calls answered as CNI errors", async (
       6,
       "1.0.0",
     ]);
-    const badNetns = await call(lab, cniEnv("ADD", "server-a", { CNI_NETNS: "/tmp/ns" }));
+    const badNetns = await call(lab, cniEnv("ADD", "server-a", { CNI_NETNS: "tmp/ns" }));
     assert.equal(badNetns.json.code, 4);
     const badLab = await call(
       lab,
