@@ -211,6 +211,16 @@ export class PodDriver implements MigrationDriver {
     }
     await api.delete(this.#podPath(this.#o.pod), { gracePeriodSeconds: 0 });
     await releaseReservation(this.#o.runDir, this.newPod);
-    return `${this.#o.pod} deleted, ${this.newPod} ${label ? "adopted" : "kept"}`;
+    // Done once the old pod's slot is free again (its sandbox gone, the CNI plugin's DEL run):
+    // a next migration may want it.
+    const deadline = Date.now() + 15_000;
+    let freed = false;
+    while (!freed && Date.now() < deadline) {
+      const held = Object.values(await readAllocations(this.#o.runDir));
+      freed = !held.some((a) => a.pod === this.#o.pod);
+      if (!freed) await sleep(50);
+    }
+    return `${this.#o.pod} deleted${freed ? ", its slot free" : " (its slot not yet free)"}, ` +
+      `${this.newPod} ${label ? "adopted" : "kept"}`;
   }
 }
