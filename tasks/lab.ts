@@ -8,6 +8,8 @@ import { readPlacements } from "../lib/workloads/placements.ts";
 import { consoleProgress } from "../lib/progress.ts";
 import { inNetnsPath } from "../lib/shell.ts";
 import { formatTable } from "../lib/table.ts";
+import type { Allocations } from "../lib/kubernetes/cni/allocate.ts";
+import { readAllocations } from "../lib/kubernetes/cni/state.ts";
 import { formatEntries } from "./format.ts";
 import { status } from "../lib/topology/status.ts";
 import type { Command, OptionValues } from "./command.ts";
@@ -64,8 +66,14 @@ async function verbStatus(ref: string, values: OptionValues): Promise<number> {
   const api = await ControllerApi.forLab(lab, { timeoutMs: 2000 }).catch(() => undefined);
   const backends = await api?.backends().catch(() => undefined);
   const entries = await api?.entries().catch(() => undefined);
+  // A Kubernetes lab's slots are held by pods, whose namespaces hold the slots' interfaces.
+  const slots = lab.runtime === "kubernetes" && lab.runDir
+    ? await readAllocations(lab.runDir).catch((): Allocations => ({}))
+    : {};
   if (values.json) {
-    console.log(JSON.stringify({ ...st, workloads: placements, backends, entries }, null, 2));
+    console.log(
+      JSON.stringify({ ...st, workloads: placements, backends, entries, slots }, null, 2),
+    );
     return 0;
   }
   console.log(`Lab ${st.lab} (${st.id}): ${st.phase}${st.since ? ` since ${st.since}` : ""}\n`);
@@ -74,8 +82,8 @@ async function verbStatus(ref: string, values: OptionValues): Promise<number> {
     st.hosts.map((h) => [
       h.name,
       h.kind,
-      h.netns,
-      h.addresses.join(",") || `(${h.ip}/${h.prefix})`,
+      slots[h.name] ? `pod ${slots[h.name].pod}` : h.netns,
+      h.addresses.join(",") || (slots[h.name] ? `${h.ip}/${h.prefix}` : `(${h.ip}/${h.prefix})`),
       h.mac,
       h.present ? "yes" : "no",
     ]),
