@@ -35,12 +35,18 @@ Options:
   --keep-checkpoints  (down) Keep the migrations' checkpoint images (removed by default: they
                     hold the servers' whole memory)
   --force           (up, down) Take over a lab another checkout of this project owns
+  --run-root <dir>  Directory holding the labs' run directories (default .run/labs)
   --kubeconfig <f>  (up, Kubernetes labs) Use this cluster instead of starting one; it must run
                     the lab's CNI plugin and CRI-O with CRIU support (see README)
   --json            (status) Print JSON`;
 
+/** `--run-root`: where the labs' run directories are (tests bring labs up under their own). */
+function runRootOf(values: OptionValues): string | undefined {
+  return typeof values["run-root"] === "string" ? values["run-root"] : undefined;
+}
+
 async function verbUp(ref: string, values: OptionValues): Promise<number> {
-  const lab = await loadLab(ref);
+  const lab = await loadLab(ref, { runRoot: runRootOf(values) });
   const result = await labUp(lab, {
     progress: consoleProgress(),
     topologyOnly: values["topology-only"] === true,
@@ -60,7 +66,7 @@ async function verbUp(ref: string, values: OptionValues): Promise<number> {
 }
 
 async function verbStatus(ref: string, values: OptionValues): Promise<number> {
-  const lab = await loadLab(ref);
+  const lab = await loadLab(ref, { runRoot: runRootOf(values) });
   const st = await status(lab);
   const placements = lab.runDir ? await readPlacements(lab.runDir) : [];
   const api = await ControllerApi.forLab(lab, { timeoutMs: 2000 }).catch(() => undefined);
@@ -135,9 +141,9 @@ async function verbStatus(ref: string, values: OptionValues): Promise<number> {
   return st.problems.length ? 1 : 0;
 }
 
-async function verbExec(ref: string, rest: string[]): Promise<number> {
+async function verbExec(ref: string, rest: string[], values: OptionValues): Promise<number> {
   const [hostName, ...cmd] = rest;
-  const lab = await loadLab(ref);
+  const lab = await loadLab(ref, { runRoot: runRootOf(values) });
   const host = lab.hosts.find((h) => h.name === hostName);
   if (!host) {
     throw new UserError(`Lab ${lab.name} has no host "${hostName ?? ""}"`, {
@@ -171,6 +177,7 @@ export const lab: Command = {
     "keep-checkpoints": { type: "boolean" },
     force: { type: "boolean" },
     kubeconfig: { type: "string" },
+    "run-root": { type: "string" },
   },
   async run(values, positionals) {
     const [verb, ref, ...rest] = positionals;
@@ -193,7 +200,8 @@ export const lab: Command = {
       case "up":
         return await verbUp(ref, values);
       case "down": {
-        const result = await labDown(ref, {
+        const named = runRootOf(values) ? await loadLab(ref, { runRoot: runRootOf(values) }) : ref;
+        const result = await labDown(named, {
           progress: consoleProgress(),
           keepCheckpoints: values["keep-checkpoints"] === true,
           force: values.force === true,
@@ -204,7 +212,7 @@ export const lab: Command = {
       case "status":
         return await verbStatus(ref, values);
       default:
-        return await verbExec(ref, rest);
+        return await verbExec(ref, rest, values);
     }
   },
 };

@@ -30,6 +30,43 @@ async function mountsUnder(dir: string): Promise<string[]> {
     .filter((m) => m.startsWith(`${dir}/`));
 }
 
+/** The lab's pod cgroups (`/p4cf-<id>` in any hierarchy). */
+function labCgroups(lab: Lab): string[] {
+  const found: string[] = [];
+  for (const h of Deno.readDirSync("/sys/fs/cgroup")) {
+    const dir = `/sys/fs/cgroup/${h.name}/p4cf-${lab.id}`;
+    if (Deno.statSync(`/sys/fs/cgroup/${h.name}`).isDirectory) {
+      try {
+        Deno.statSync(dir);
+        found.push(dir);
+      } catch {
+        // absent: good
+      }
+    }
+  }
+  return found;
+}
+
+/** Runs `lab up` as the CLI would and SIGKILLs it once it prints `marker`. */
+async function upAndKill(lab: Lab, runRoot: string, marker: string): Promise<string> {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", "main.ts", "lab", "up", lab.file, "--run-root", runRoot],
+    cwd: repoRoot(),
+    env: { NO_COLOR: "1" },
+    stdin: "null",
+    stdout: "null",
+    stderr: "piped",
+  }).spawn();
+  let progress = "";
+  for await (const chunk of child.stderr.pipeThrough(new TextDecoderStream())) {
+    progress += chunk;
+    if (progress.includes(marker)) break;
+  }
+  child.kill("SIGKILL");
+  await child.status;
+  return progress;
+}
+
 function clusterProcesses(runRoot: string): string[] {
   const found: string[] = [];
   for (const e of Deno.readDirSync("/proc")) {
@@ -108,6 +145,7 @@ capTest({
       assert.deepEqual(await leftovers(lab), []);
       assert.deepEqual(await mountsUnder(runRoot), []);
       assert.deepEqual(clusterProcesses(runRoot), []);
+      assert.deepEqual(labCgroups(lab), []);
       assert.equal(
         await output("sysctl", ["vm.overcommit_memory", "kernel.panic", "kernel.panic_on_oops"]),
         sysctls,
@@ -164,13 +202,21 @@ async function clientSince(lab: Lab, since: number) {
 
 capTest({
   name:
-    "kubernetes lab: a failed checkpoint, a failed restore and a killed migrate leave the old pod serving (or down cleans all)",
+    "kubernetes lab: a killed lab up, a failed checkpoint, a failed restore and a killed migrate: the old pod serves on, or down cleans all",
   needs: ["netns", "criu", "podman", "bmv2", "kubernetes"],
   sanitizeResources: false,
   sanitizeOps: false,
   async fn() {
     const { lab, runRoot } = await testLab("kubernetes", uniqueSwitchPorts);
     try {
+      // `lab up` killed while the cluster starts: `lab down` removes all of it.
+      const killed = await upAndKill(lab, runRoot, "==> cluster: API server");
+      assert.match(killed, /cluster: etcd/);
+      await labDown(lab, { progress: silentProgress });
+      assert.deepEqual(await leftovers(lab), []);
+      assert.deepEqual(clusterProcesses(runRoot), []);
+      assert.deepEqual(await mountsUnder(runRoot), []);
+
       await labUp(lab, { progress: silentProgress });
       const h3 = lab.hosts.find((h) => h.name === "h3")!;
 
