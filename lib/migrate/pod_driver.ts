@@ -156,6 +156,7 @@ export class PodDriver implements MigrationDriver {
 
   async restore(): Promise<string> {
     const tag = `localhost/p4cf-checkpoint-${this.#o.labId}-${this.newPod}:latest`;
+    const t0 = performance.now();
     await buildCheckpointImage(
       this.#shell,
       this.#o.access.podman,
@@ -163,6 +164,7 @@ export class PodDriver implements MigrationDriver {
       tag,
       this.#o.container,
     );
+    const built = performance.now() - t0;
     this.#created = true;
     await this.#o.api.create(
       `/api/v1/namespaces/${this.#o.namespace}/pods`,
@@ -172,7 +174,11 @@ export class PodDriver implements MigrationDriver {
     let pod: Pod | undefined;
     while (Date.now() < deadline) {
       pod = await this.#o.api.get<Pod>(this.#podPath(this.newPod));
-      if (podReady(pod)) return `${this.newPod} at ${pod.status?.podIP} (${this.#o.to.name})`;
+      if (podReady(pod)) {
+        return `${this.newPod} at ${pod.status?.podIP} (${this.#o.to.name}); image ${
+          built.toFixed(0)
+        } ms, pod ${(performance.now() - t0 - built).toFixed(0)} ms`;
+      }
       // A failed restore shows at once: the source is silent meanwhile, and its clients give up
       // after their own timeouts.
       const failure = podFailure(pod);
