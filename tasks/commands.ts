@@ -77,7 +77,7 @@ export function benchArgsProblem(args: readonly string[]): number | undefined {
 
 export const commands: Record<string, Command> = {
   demo,
-  lab: { verbs: ["list", "up", "down", "status", "exec", "check"], ...lab },
+  lab: { verbs: ["list", "up", "down", "status", "exec", "check", "supervise"], ...lab },
   migrate,
   controller: {
     verbs: ["serve", "health", "backends", "add", "remove", "migrate", "entries"],

@@ -4,6 +4,9 @@ import { listLabs } from "../lib/lab/find.ts";
 import { loadLab } from "../lib/lab/load.ts";
 import { ControllerApi } from "../lib/controller/api_client.ts";
 import { kindOf, labDown, labUp } from "../lib/runtime/session.ts";
+import { superviseLab } from "../lib/runtime/supervisor.ts";
+import { type LabRecoveryReport, recoverLab } from "../lib/runtime/recover.ts";
+import { clientKept, formatVerdict } from "../lib/migrate/client_verdict.ts";
 import { readPlacements } from "../lib/workloads/placements.ts";
 import { consoleProgress } from "../lib/progress.ts";
 import { inNetnsPath } from "../lib/shell.ts";
@@ -27,6 +30,9 @@ Verbs:
                             crash)
   status <lab>              Hosts, addresses, switch ports, workloads, backends
   exec <lab> <host> -- cmd  Run cmd inside a host's network namespace
+  supervise <lab>           (started by up) restart a switch or controller of the lab that died
+  recover <lab>             Finish or roll back a migration that was interrupted (migrate killed),
+                            from its journal, so the clients' connections survive; up does it first
 ${CHECK_USAGE}
 
 Options:
@@ -38,7 +44,7 @@ Options:
   --run-root <dir>  Directory holding the labs' run directories (default .run/labs)
   --kubeconfig <f>  (up, Kubernetes labs) Use this cluster instead of starting one; it must run
                     the lab's CNI plugin and CRI-O with CRIU support (see README)
-  --json            (status) Print JSON`;
+  --json            (status, recover) Print JSON`;
 
 /** `--run-root`: where the labs' run directories are (tests bring labs up under their own). */
 function runRootOf(values: OptionValues): string | undefined {
@@ -63,6 +69,30 @@ async function verbUp(ref: string, values: OptionValues): Promise<number> {
     );
   }
   return 0;
+}
+
+/** The recovery report for the terminal. */
+export function formatRecovery(r: LabRecoveryReport): string {
+  if (r.outcome === "nothing-to-do") return `Lab ${r.lab}: no interrupted migration to recover.`;
+  const j = r.journal!;
+  const lines = [
+    `${j.workload} (${j.kind}) ${j.from.name} -> ${j.to.name}, interrupted at ${j.step} ` +
+    `(${j.stage === "begin" ? "begun" : j.ok ? "done" : "failed"}): ${r.outcome}` +
+    (r.host ? `; it runs on ${r.host}${r.pid ? ` as pid ${r.pid}` : ""}` : ""),
+    ...r.actions.map((a) => `  - ${a}`),
+    `recovered in ${r.totalMs.toFixed(0)} ms`,
+  ];
+  if (r.client) lines.push(formatVerdict(r.client));
+  return lines.join("\n");
+}
+
+async function verbRecover(ref: string, values: OptionValues): Promise<number> {
+  const lab = await loadLab(ref, { runRoot: runRootOf(values) });
+  // Connections in TCP's retransmission backoff answer at their next try: wait for it.
+  const report = await recoverLab(lab, { progress: consoleProgress(), clientWaitMs: 15_000 });
+  console.log(values.json ? JSON.stringify(report, null, 2) : formatRecovery(report));
+  if (report.outcome === "nothing-to-do" || report.outcome === "stale") return 0;
+  return report.outcome !== "lost" && clientKept(report.client) ? 0 : 2;
 }
 
 async function verbStatus(ref: string, values: OptionValues): Promise<number> {
@@ -168,6 +198,8 @@ async function verbExec(ref: string, rest: string[], values: OptionValues): Prom
 export const lab: Command = {
   summary: "Bring labs up and down, show their status, run commands in their hosts",
   usage: USAGE,
+  // Also the registry's list (tasks/commands.ts), which this one replaces: it lacks "recover".
+  verbs: ["list", "up", "down", "status", "exec", "check", "supervise", "recover"],
   options: {
     "topology-only": { type: "boolean" },
     pcap: { type: "boolean" },
@@ -186,9 +218,9 @@ export const lab: Command = {
       return 0;
     }
     if (verb === "check") return await verbCheck(ref, values);
-    if (!verb || !["up", "down", "status", "exec"].includes(verb)) {
+    if (!verb || !["up", "down", "status", "exec", "supervise", "recover"].includes(verb)) {
       throw new UserError(`lab: unknown verb "${verb ?? ""}"`, {
-        hint: "verbs are list, up, down, status, exec, check (see `deno task lab --help`)",
+        hint: "verbs are list, up, down, status, exec, check, recover (see `deno task lab --help`)",
       });
     }
     if (!ref) {
@@ -211,6 +243,16 @@ export const lab: Command = {
       }
       case "status":
         return await verbStatus(ref, values);
+      case "recover":
+        return await verbRecover(ref, values);
+      case "supervise": {
+        // Started by `lab up` (lib/runtime/supervisor.ts); runs until the lab is down.
+        const lab = await loadLab(ref, { runRoot: runRootOf(values) });
+        const stop = new AbortController();
+        Deno.addSignalListener("SIGTERM", () => stop.abort());
+        await superviseLab(lab, { progress: consoleProgress(), signal: stop.signal });
+        return 0;
+      }
       default:
         return await verbExec(ref, rest, values);
     }

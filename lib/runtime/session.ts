@@ -24,7 +24,9 @@ import { placementsPath } from "../workloads/placements.ts";
 import type { WorkloadPlacement } from "../workloads/start.ts";
 import type { KindContext, RuntimeKind } from "./kind.ts";
 import { localKind } from "./kinds/local.ts";
+import { interruptedMigration, recoverLab } from "./recover.ts";
 import { assertNotForeign, claimLab, releaseLab } from "./registry.ts";
+import { ensureSupervisor } from "./supervisor.ts";
 
 export interface SessionOptions {
   shell?: Shell;
@@ -39,6 +41,8 @@ export interface SessionOptions {
   registryDir?: string;
   /** Kind-specific settings (e.g. `kubeconfig` of an existing cluster). */
   settings?: Record<string, string>;
+  /** Start the lab's supervisor, which restarts a switch or controller that died (default true). */
+  supervise?: boolean;
 }
 
 export interface LabUpResult {
@@ -138,6 +142,14 @@ export async function labUp(lab: Lab, options: SessionOptions = {}): Promise<Lab
     force: options.force,
     dir: options.registryDir,
   });
+  // A migration killed mid-way is finished or rolled back first (lib/runtime/recover.ts): until
+  // then the lab's server is stopped or checkpointed away, and the lab looks broken.
+  if (!options.topologyOnly && await interruptedMigration(lab)) {
+    const recovered = await recoverLab(lab, { shell, progress });
+    progress.info(`interrupted migration: ${recovered.outcome}${
+      recovered.host ? `, ${recovered.journal?.workload} runs on ${recovered.host}` : ""
+    }`);
+  }
   const ctx: KindContext = {
     shell,
     progress,
@@ -148,6 +160,7 @@ export async function labUp(lab: Lab, options: SessionOptions = {}): Promise<Lab
 
   try {
     const controller = await ensureController(lab, shell, progress, ctx.record);
+    if (options.supervise !== false) await ensureSupervisor(lab, shell, ctx.record);
     const workloads = await kind.startWorkloads(lab, ctx);
     await verifyClients(lab, shell, progress);
     return { topology, controller, workloads, totalMs: performance.now() - t0 };

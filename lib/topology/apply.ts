@@ -152,6 +152,27 @@ async function runStep(step: PlanStep, ctx: RunContext): Promise<void> {
   }
 }
 
+/**
+ * Starts one switch of a lab that is up (its interfaces exist), as `up` did: for a supervisor
+ * restarting a switch that died. The state file already records it.
+ */
+export async function restartSwitch(
+  lab: Lab,
+  switchName: string,
+  options: { shell?: Shell; progress?: Progress; startSwitch: StartSwitch },
+): Promise<void> {
+  const plan = planLab(lab);
+  const step = plan.steps.find((s) => s.kind === "start-switch" && s.switch.name === switchName);
+  if (!step) throw new Error(`Lab ${lab.name} has no switch ${switchName}`);
+  await runStep(step, {
+    lab,
+    plan,
+    shell: options.shell ?? defaultShell,
+    progress: options.progress ?? silentProgress,
+    startSwitch: options.startSwitch,
+  });
+}
+
 /** Turns Podman's cryptic rlimit failure (a misconfigured host) into an actionable error. */
 function explainPodmanFailure(err: unknown): unknown {
   if (
