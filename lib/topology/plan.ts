@@ -244,6 +244,11 @@ export function hostIfaceArgv(
   ];
 }
 
+/** `ip link add` of a host's veth pair: `iface` here, its peer `peer` in namespace `netns`. */
+export function vethArgv(iface: string, peer: string, netns: string): string[] {
+  return ["ip", "link", "add", iface, "type", "veth", "peer", "name", peer, "netns", netns];
+}
+
 function portOf(sw: Switch, port: number) {
   const p = sw.ports.find((x) => x.port === port);
   if (!p) throw new Error(`Switch ${sw.name} has no port ${port}`);
@@ -311,19 +316,7 @@ export function planLab(lab: Lab, options: PlanOptions = {}): Plan {
       peer: host.iface,
       peerNetns: netns,
       creates,
-      run: [[
-        "ip",
-        "link",
-        "add",
-        iface,
-        "type",
-        "veth",
-        "peer",
-        "name",
-        host.iface,
-        "netns",
-        netns,
-      ]],
+      run: [vethArgv(iface, host.iface, netns)],
       undo: undoOf(creates),
     });
     steps.push(configureSwitchIface(iface), configureHostIface(lab, host));

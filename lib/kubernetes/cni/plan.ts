@@ -9,7 +9,7 @@
  */
 import type { Host, Lab } from "../../lab/types.ts";
 import { inNetns } from "../../shell.ts";
-import { hostIfaceArgv, OFFLOADS_OFF } from "../../topology/plan.ts";
+import { hostIfaceArgv, OFFLOADS_OFF, vethArgv } from "../../topology/plan.ts";
 import { CNI_CODES, CniError } from "./args.ts";
 
 /** Wraps argv to run in a namespace (a path: `/var/run/netns/x`, `/proc/<pid>/ns/net`). */
@@ -164,19 +164,7 @@ export function configureSlotArgv(lab: Lab, host: Host): string[][] {
 export function recreateVethArgv(lab: Lab, host: Host): string[][] {
   const iface = switchIface(lab, host);
   return [
-    [
-      "ip",
-      "link",
-      "add",
-      iface,
-      "type",
-      "veth",
-      "peer",
-      "name",
-      host.iface,
-      "netns",
-      parkingNetns(lab, host),
-    ],
+    vethArgv(iface, host.iface, parkingNetns(lab, host)),
     ["sysctl", "-q", "-w", `net.ipv6.conf.${iface}.disable_ipv6=1`],
     ["ethtool", "-K", iface, ...OFFLOADS_OFF],
     ["ip", "link", "set", "dev", iface, "up"],

@@ -47,10 +47,10 @@ function labCgroups(lab: Lab): string[] {
   return found;
 }
 
-/** Runs `lab up` as the CLI would and SIGKILLs it once it prints `marker`. */
-async function upAndKill(lab: Lab, runRoot: string, marker: string): Promise<string> {
+/** Runs `main.ts <args>` as the CLI would and SIGKILLs it once it prints `marker`. */
+async function runAndKill(args: string[], marker: string): Promise<string> {
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "main.ts", "lab", "up", lab.file, "--run-root", runRoot],
+    args: ["run", "-A", "main.ts", ...args],
     cwd: repoRoot(),
     env: { NO_COLOR: "1" },
     stdin: "null",
@@ -63,7 +63,7 @@ async function upAndKill(lab: Lab, runRoot: string, marker: string): Promise<str
     if (progress.includes(marker)) break;
   }
   child.kill("SIGKILL");
-  await child.status;
+  assert.equal((await child.status).signal, "SIGKILL", progress);
   return progress;
 }
 
@@ -210,7 +210,10 @@ capTest({
     const { lab, runRoot } = await testLab("kubernetes", uniqueSwitchPorts);
     try {
       // `lab up` killed while the cluster starts: `lab down` removes all of it.
-      const killed = await upAndKill(lab, runRoot, "==> cluster: API server");
+      const killed = await runAndKill(
+        ["lab", "up", lab.file, "--run-root", runRoot],
+        "==> cluster: API server",
+      );
       assert.match(killed, /cluster: etcd/);
       await labDown(lab, { progress: silentProgress });
       assert.deepEqual(await leftovers(lab), []);
@@ -253,21 +256,10 @@ capTest({
       );
 
       // A migrate killed while restoring: lab down still removes everything (checked below).
-      const child = new Deno.Command(Deno.execPath(), {
-        args: ["run", "-A", "main.ts", "migrate", lab.file, "server", "--run-root", runRoot],
-        cwd: repoRoot(),
-        env: { NO_COLOR: "1" },
-        stdin: "null",
-        stdout: "null",
-        stderr: "piped",
-      }).spawn();
-      let progress = "";
-      for await (const chunk of child.stderr.pipeThrough(new TextDecoderStream())) {
-        progress += chunk;
-        if (progress.includes("==> restore on target")) break;
-      }
-      child.kill("SIGKILL");
-      assert.equal((await child.status).signal, "SIGKILL", progress);
+      await runAndKill(
+        ["migrate", lab.file, "server", "--run-root", runRoot],
+        "==> restore on target",
+      );
     } finally {
       await labDown(lab, { progress: silentProgress });
       assert.deepEqual(await leftovers(lab), []);
