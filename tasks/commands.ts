@@ -77,7 +77,10 @@ export function benchArgsProblem(args: readonly string[]): number | undefined {
 
 export const commands: Record<string, Command> = {
   demo,
-  lab: { verbs: ["list", "up", "down", "status", "exec", "check", "supervise"], ...lab },
+  lab: {
+    verbs: ["list", "up", "down", "status", "exec", "check", "recover", "supervise"],
+    ...lab,
+  },
   migrate,
   controller: {
     verbs: ["serve", "health", "backends", "add", "remove", "migrate", "entries"],

@@ -1,4 +1,4 @@
-/** `lab up|down|status|exec|list`: declarative labs from lab/*.yaml. */
+/** `lab up|down|status|exec|list|recover`: declarative labs from lab/*.yaml. */
 import { UserError } from "../lib/errors.ts";
 import { listLabs } from "../lib/lab/find.ts";
 import { loadLab } from "../lib/lab/load.ts";
@@ -199,7 +199,6 @@ export const lab: Command = {
   summary: "Bring labs up and down, show their status, run commands in their hosts",
   usage: USAGE,
   // Also the registry's list (tasks/commands.ts), which this one replaces: it lacks "recover".
-  verbs: ["list", "up", "down", "status", "exec", "check", "supervise", "recover"],
   options: {
     "topology-only": { type: "boolean" },
     pcap: { type: "boolean" },

@@ -1,6 +1,7 @@
 /** `migrate <lab> <workload> --to <host>`: live migration with a timing report. */
 import { UserError } from "../lib/errors.ts";
 import { loadLab } from "../lib/lab/load.ts";
+import { clientKept, formatVerdict } from "../lib/migrate/client_verdict.ts";
 import { migrateWorkload, type MigrationReport } from "../lib/migrate/lab_migration.ts";
 import { consoleProgress } from "../lib/progress.ts";
 import { formatTable } from "../lib/table.ts";
@@ -10,7 +11,9 @@ const USAGE = `Usage: deno task migrate <lab> <workload or pod> [--to <host>] [o
 
 Moves a running server workload of a lab (brought up with \`deno task lab up <lab>\`) to another
 host with another IP address, keeping its clients' TCP connections, then prints how long each
-phase took and how long the lab's client saw no answers.
+phase took and how long the lab's client saw no answers. Exits 2 unless it migrated and the
+client's own log shows every connection answering with its counter continuous. If migrate is
+killed, \`deno task lab recover <lab>\` finishes or rolls back the migration from its journal.
 
 Options:
   --to <host>       Target host (required, except in a Kubernetes lab: there the first free
@@ -45,17 +48,7 @@ export function formatReport(r: MigrationReport): string {
       r.frozenMs.toFixed(0)
     } ms`,
   ];
-  if (r.downtime) {
-    const d = r.downtime;
-    lines.push(
-      `client ${d.client}: downtime ${d.spanMs.toFixed(0)} ms over ${d.connections.length} ` +
-        `connection(s), worst ${d.maxDowntimeMs.toFixed(0)} ms; ` +
-        (d.anyBroken
-          ? `BROKEN connections: ${d.brokenConnections.join(", ")}`
-          : "every connection kept") +
-        (d.countsContinuous ? ", counters continuous" : ", counters NOT continuous"),
-    );
-  }
+  if (r.downtime) lines.push(formatVerdict(r.downtime));
   if (r.redis) {
     const { before, after, preserved } = r.redis;
     lines.push(
@@ -106,7 +99,8 @@ export const migrate: Command = {
       progress: consoleProgress(),
     });
     console.log(values.json ? JSON.stringify(report, null, 2) : formatReport(report));
-    const ok = report.outcome === "migrated" && !report.downtime?.anyBroken &&
+    // The client's own log decides whether connections were kept (lib/migrate/client_verdict.ts).
+    const ok = report.outcome === "migrated" && clientKept(report.downtime) &&
       report.redis?.preserved !== false;
     return ok ? 0 : 2;
   },

@@ -160,6 +160,32 @@ export class ContainerDriver implements MigrationDriver {
     return resumed;
   }
 
+  /**
+   * Takes over a server that an interrupted run of this migration restored into the target pod
+   * (a recovery, see lib/migrate/recovery.ts): {@link resume} lets it run.
+   */
+  adoptRestored(pid: number): void {
+    this.#stoppedPid = pid;
+  }
+
+  /**
+   * Restores the container where it was checkpointed, from the checkpoint Podman keeps in its
+   * own storage: a recovery's way back when the export never finished (Podman died with the
+   * migration, after CRIU had dumped and stopped the container).
+   */
+  async restoreInPlace(): Promise<string> {
+    this.#stoppedPid = undefined;
+    if (this.#o.criuConfig) await writeCriuConfig(this.#o.criuConfig);
+    await this.#shell.run([
+      "podman",
+      "container",
+      "restore",
+      "--tcp-established",
+      this.#o.container,
+    ]);
+    return `${this.#o.sourcePod}, from Podman's own checkpoint`;
+  }
+
   async restoreOnSource(): Promise<string> {
     // A restore that failed half-way may have left a stopped server behind; it goes with rm.
     this.#stoppedPid = undefined;

@@ -2,7 +2,11 @@
  * Migrating a lab's server workload to another host: picks the driver for its kind (CRIU process
  * or Podman container), runs the safe sequence of lib/migrate/run.ts with the controller as the
  * switch update, records where the workload runs now, and measures the downtime the lab's
- * client saw from its JSON lines.
+ * client saw from its JSON lines (lib/migrate/client_verdict.ts).
+ *
+ * Process and container migrations keep a journal (lib/migrate/journal.ts) from the first step
+ * until the placements are recorded: if `migrate` dies in between, `deno task lab recover`
+ * (lib/runtime/recover.ts) finishes or rolls the migration back from it.
  *
  * @module
  */
@@ -16,7 +20,6 @@ import { readPlacements, writePlacements } from "../workloads/placements.ts";
 import type { Host, Lab } from "../lab/types.ts";
 import { type Progress, silentProgress } from "../progress.ts";
 import { defaultShell, type Shell } from "../shell.ts";
-import { computeDowntime, type DowntimeReport, parseWorkloadLog } from "../workloads/client_log.ts";
 import { type RedisSnapshot, redisSnapshot } from "../workloads/redis_probe.ts";
 import type { WorkloadPlacement } from "../workloads/start.ts";
 import { ContainerDriver } from "./container_driver.ts";
@@ -28,6 +31,9 @@ import { readAllocations, readReservations } from "../kubernetes/cni/state.ts";
 import { labNamespace } from "../kubernetes/workloads.ts";
 import type { Workload } from "../lab/types.ts";
 import { type MigrationDriver, type MigrationResult, runMigration } from "./run.ts";
+import { type ClientVerdict, clientVerdict } from "./client_verdict.ts";
+import { journaledDriver, journaledSwitch, type JournalHost, MigrationJournal } from "./journal.ts";
+import { netnsInode } from "./recovery_probes.ts";
 
 export interface LabMigrationOptions {
   workload: string;
@@ -43,6 +49,11 @@ export interface LabMigrationOptions {
   switchUpdate?: (from: Host, to: Host) => Promise<string | void>;
   /** How long to keep reading the client's log after the switch update (default 1500 ms). */
   settleMs?: number;
+  /**
+   * How much longer to wait for connections that are silent when the log is read, before the
+   * report calls them broken (default 5000 ms).
+   */
+  silentWaitMs?: number;
 }
 
 export interface MigrationReport extends MigrationResult {
@@ -55,8 +66,11 @@ export interface MigrationReport extends MigrationResult {
   toIp: string;
   startedAt: string;
   checkpointDir: string;
-  /** What the lab's client saw (absent when the lab has no counter client). */
-  downtime?: DowntimeReport & { client: string };
+  /**
+   * What the lab's client saw, from its own log (absent when the lab has no counter client).
+   * `anyBroken` also counts connections that stopped answering.
+   */
+  downtime?: ClientVerdict;
   /** Redis workloads: the server's state through the VIP before and after. */
   redis?: { before: RedisSnapshot; after: RedisSnapshot; preserved: boolean };
 }
@@ -119,21 +133,6 @@ export async function controllerSwitchUpdate(
     const change = await api.migrateBackend(from.name, to.name);
     return `${from.name} -> ${to.name}, ${change.updates} update(s)`;
   };
-}
-
-async function clientDowntime(
-  lab: Lab,
-  placements: WorkloadPlacement[],
-  startMs: number,
-): Promise<MigrationReport["downtime"]> {
-  const client = lab.workloads.find((w) =>
-    w.role === "client" && /counter_client/.test(w.command[0])
-  );
-  const placement = client && placements.find((p) => p.name === client.name);
-  if (!placement) return undefined;
-  const text = await Deno.readTextFile(placement.logFile).catch(() => "");
-  const records = parseWorkloadLog(text, placement.logFile);
-  return { client: placement.name, ...computeDowntime(records, { migrationStartMs: startMs }) };
 }
 
 /** Migrates a server workload of a running lab. Failures are in the report's `outcome`. */
@@ -245,11 +244,31 @@ export async function migrateWorkload(
   const clientHost = lab.workloads.find((w) => w.role === "client")?.host;
   const isRedis = /redis-server$/.test(workload.command[0]) && clientHost !== undefined;
   const redisBefore = isRedis ? await redisSnapshot(shell, lab, clientHost!) : undefined;
-  const result = await runMigration(driver, {
-    progress,
-    preDumpRounds: options.preDumpRounds,
-    switchUpdate: () => switchUpdate(from, to),
+  // Kubernetes pods are not journaled: lib/migrate/recovery.ts knows processes and containers.
+  const journal = k8s ? undefined : await MigrationJournal.create(runDir, {
+    id: checkpointDir.slice(checkpointDir.lastIndexOf("/") + 1),
+    lab: lab.name,
+    workload: workload.name,
+    kind: placement.kind === "process" ? "process" : "container",
+    from: journalHost(from),
+    to: journalHost(to),
+    checkpointDir,
+    source: placement.kind === "process"
+      ? { pid: placement.pid }
+      : { container: placement.container, criuConfig: placement.criuConfig },
+    preDumpRounds: options.preDumpRounds ?? 0,
   });
+  const update = () => switchUpdate(from, to);
+  const result = await runMigration(
+    journal
+      ? journaledDriver(driver, journal, () => ({ restoredPid: processDriver?.pid }))
+      : driver,
+    {
+      progress,
+      preDumpRounds: options.preDumpRounds,
+      switchUpdate: journal ? journaledSwitch(update, journal) : update,
+    },
+  );
 
   // Record where the workload runs now (it may be back on the source after a rollback).
   const movedTo = result.outcome === "migrated" || result.outcome === "switch-failed" ? to : from;
@@ -265,9 +284,14 @@ export async function migrateWorkload(
         placement.logFile;
   }
   await writePlacements(runDir, placements);
+  // The migration has ended, whichever way: nothing is left for a recovery.
+  await journal?.remove();
 
   await new Promise((r) => setTimeout(r, options.settleMs ?? 1500));
-  const downtime = await clientDowntime(lab, placements, result.frozenWindow.start);
+  const downtime = await clientVerdict(lab, placements, {
+    sinceMs: result.frozenWindow.start,
+    waitMs: options.silentWaitMs ?? 5000,
+  });
   let redis: MigrationReport["redis"];
   if (redisBefore) {
     const after = await redisSnapshot(shell, lab, clientHost!);
@@ -292,6 +316,18 @@ export async function migrateWorkload(
   await Deno.mkdir(checkpointDir, { recursive: true });
   await Deno.writeTextFile(`${checkpointDir}/report.json`, JSON.stringify(report, null, 2) + "\n");
   return report;
+}
+
+/** One end of a migration as the journal records it. */
+function journalHost(h: Host): JournalHost {
+  const netns = h.netns ?? h.name;
+  return {
+    name: h.name,
+    ip: h.ip,
+    netns,
+    netnsInode: netnsInode(`/run/netns/${netns}`) || undefined,
+    pod: h.pod,
+  };
 }
 
 /** `--pre-dump` needs a process workload and the kernel's dirty-memory tracking. */

@@ -255,6 +255,25 @@ export class ProcessDriver implements MigrationDriver {
     return pids.length > 0;
   }
 
+  /**
+   * Takes over a process that an interrupted run of this migration restored (a recovery, see
+   * lib/migrate/recovery.ts). On the target its tree, read from the dump, waits stopped for
+   * {@link resume}; on the source it is let run at once.
+   */
+  async adoptRestored(location: ProcessLocation, pid: number): Promise<string> {
+    this.currentPid = pid;
+    this.location = location;
+    const dir = location === "target" ? this.plan.targetDir : this.plan.imagesDir;
+    const info = await readDumpInfo(dir).catch(() => undefined);
+    const pids = info?.pids.length ? info.pids : [pid];
+    if (location === "target" && this.options.resumeAfterSwitch) {
+      this.stoppedPids = pids;
+      return `pid ${pid} on the target, resumed once the switch points at it`;
+    }
+    const resumed = pids.filter((p) => signalProcess(p, "SIGCONT"));
+    return `pid ${pid} on the ${location}, ${resumed.length} process(es) continued`;
+  }
+
   async restoreOnSource(): Promise<string> {
     const result = await restoreOnSource({ ...this.plan.restoreSource, ...this.run });
     this.record(result, "source");

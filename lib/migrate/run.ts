@@ -85,6 +85,12 @@ export interface MigrationDriver {
 
 export interface RunOptions {
   preDumpRounds?: number;
+  /**
+   * Carries on a migration whose earlier phases happened in a process that died (a recovery, see
+   * lib/migrate/recovery.ts): `"transfer"` when a complete checkpoint exists and the source is
+   * gone, `"switch"` when the target is restored. Default: from the start.
+   */
+  startAt?: "transfer" | "switch";
   progress: Progress;
   /** Points the switch at the target; called only after a successful restore. */
   switchUpdate(): Promise<string | void>;
@@ -134,23 +140,27 @@ export async function runMigration(
   };
   const lastError = () => phases.at(-1)?.error;
 
-  if (driver.prepare && !await phase("prepare", "prepare", () => driver.prepare!())) {
-    return finish("dump-failed", lastError());
-  }
-  for (let round = 0; round < (options.preDumpRounds ?? 0); round++) {
-    if (!driver.preDump) break;
-    if (!await phase("pre-dump", `pre-dump round ${round + 1}`, () => driver.preDump!(round))) {
+  const { startAt } = options;
+  if (!startAt) {
+    if (driver.prepare && !await phase("prepare", "prepare", () => driver.prepare!())) {
       return finish("dump-failed", lastError());
+    }
+    for (let round = 0; round < (options.preDumpRounds ?? 0); round++) {
+      if (!driver.preDump) break;
+      if (!await phase("pre-dump", `pre-dump round ${round + 1}`, () => driver.preDump!(round))) {
+        return finish("dump-failed", lastError());
+      }
     }
   }
   frozenStart = performance.now();
   frozenStartEpoch = Date.now();
-  if (!await phase("dump", "checkpoint (freeze + dump)", () => driver.dump())) {
+  if (!startAt && !await phase("dump", "checkpoint (freeze + dump)", () => driver.dump())) {
     return finish("dump-failed", lastError());
   }
-  const restored = await phase("transfer", "transfer checkpoint", () => driver.transfer()) &&
-    await phase("rewrite", "rewrite socket addresses", () => driver.rewrite()) &&
-    await phase("restore", "restore on target", () => driver.restore());
+  const restored = startAt === "switch" ||
+    await phase("transfer", "transfer checkpoint", () => driver.transfer()) &&
+      await phase("rewrite", "rewrite socket addresses", () => driver.rewrite()) &&
+      await phase("restore", "restore on target", () => driver.restore());
   if (!restored) {
     const error = lastError();
     const back = await phase(

@@ -27,6 +27,7 @@ import { localKind } from "./kinds/local.ts";
 import { interruptedMigration, recoverLab } from "./recover.ts";
 import { assertNotForeign, claimLab, releaseLab } from "./registry.ts";
 import { ensureSupervisor } from "./supervisor.ts";
+import { journalPath } from "../migrate/journal.ts";
 
 export interface SessionOptions {
   shell?: Shell;
@@ -146,9 +147,11 @@ export async function labUp(lab: Lab, options: SessionOptions = {}): Promise<Lab
   // then the lab's server is stopped or checkpointed away, and the lab looks broken.
   if (!options.topologyOnly && await interruptedMigration(lab)) {
     const recovered = await recoverLab(lab, { shell, progress });
-    progress.info(`interrupted migration: ${recovered.outcome}${
-      recovered.host ? `, ${recovered.journal?.workload} runs on ${recovered.host}` : ""
-    }`);
+    progress.info(
+      `interrupted migration: ${recovered.outcome}${
+        recovered.host ? `, ${recovered.journal?.workload} runs on ${recovered.host}` : ""
+      }`,
+    );
   }
   const ctx: KindContext = {
     shell,
@@ -235,7 +238,10 @@ export async function labDown(
   const result = await kind.down(loaded ?? name, options);
   if (id) await releaseLab({ id, runDir }, registry);
   const files = controllerFiles(runDir);
-  for (const f of [placementsPath(runDir), files.addressFile, files.stateFile]) {
+  // A migration journal is about a lab that no longer exists.
+  for (
+    const f of [placementsPath(runDir), files.addressFile, files.stateFile, journalPath(runDir)]
+  ) {
     await Deno.remove(f).catch(() => {});
   }
   // Checkpoints hold the servers' whole memory: not left lying around unless asked for.
