@@ -175,6 +175,9 @@ else
   record npm deno
   changed "installed deno $DENO_VERSION with npm ($(command -v deno))"
 fi
+# The project's npm dependencies (pinned by deno.lock), fetched now and quietly: otherwise the
+# first command a student runs prints Deno's notice about npm:protobufjs's ignored build script.
+(cd "$here" && deno cache --quiet main.ts >/dev/null 2>&1) || info "deno could not cache the dependencies yet"
 
 # --- Podman configuration --------------------------------------------------------------------
 step "Podman configuration"

@@ -16,7 +16,7 @@ import { readAllocations } from "../lib/kubernetes/cni/state.ts";
 import { formatEntries } from "./format.ts";
 import { status } from "../lib/topology/status.ts";
 import type { Command, OptionValues } from "./command.ts";
-import { CHECK_USAGE, verbCheck } from "./exercises.ts";
+import { CHECK_OPTIONS, CHECK_USAGE, verbCheck } from "./exercises.ts";
 
 const USAGE = `Usage: deno task lab <verb> <lab> [options]
 
@@ -200,6 +200,7 @@ export const lab: Command = {
   usage: USAGE,
   // Also the registry's list (tasks/commands.ts), which this one replaces: it lacks "recover".
   options: {
+    ...CHECK_OPTIONS,
     "topology-only": { type: "boolean" },
     pcap: { type: "boolean" },
     json: { type: "boolean" },

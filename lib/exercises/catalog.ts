@@ -7,7 +7,6 @@
 import type { Capability } from "../capabilities.ts";
 import { UserError } from "../errors.ts";
 import { repoRoot } from "../lab/paths.ts";
-import type { LabIdentity } from "./lab_identity.ts";
 
 export interface Exercise {
   /** 1-based, as in `deno task lab check <n>`. */
@@ -21,6 +20,11 @@ export interface Exercise {
   labFile: string;
   /** What the check needs on this machine. */
   needs: readonly Capability[];
+  /**
+   * A lab left up by an earlier check (`--keep`) can serve the next one as it is: the check
+   * starts by putting the switch back into a known state.
+   */
+  reusesLab?: boolean;
 }
 
 export const EXERCISES: readonly Exercise[] = [
@@ -39,6 +43,7 @@ export const EXERCISES: readonly Exercise[] = [
     studentFile: "program_lb.ts",
     labFile: "lab.yaml",
     needs: ["root", "netns", "bmv2"],
+    reusesLab: true,
   },
   {
     number: 3,
@@ -83,29 +88,20 @@ export function findExercise(ref: string | number): Exercise {
   return found;
 }
 
-/** Absolute paths of an exercise's files; the reference solution's when `useSolution`. */
+/**
+ * Absolute paths of an exercise's files: the student's (or the reference solution's when
+ * `useSolution`, or `studentFile` itself when given), and the lab it runs on.
+ */
 export function exerciseFiles(
   ex: Exercise,
-  options: { useSolution?: boolean; root?: string } = {},
+  options: { useSolution?: boolean; root?: string; studentFile?: string } = {},
 ): { dir: string; student: string; lab: string } {
   const dir = `${exercisesDir(options.root)}/${ex.slug}`;
-  const student = `${dir}/${options.useSolution ? "solution/" : ""}${ex.studentFile}`;
+  const student = options.studentFile ??
+    `${dir}/${options.useSolution ? "solution/" : ""}${ex.studentFile}`;
   // Exercise 1's lab file is what the student writes; the others run on a given lab.
   const lab = ex.labFile === ex.studentFile ? student : `${dir}/${ex.labFile}`;
   return { dir, student, lab };
-}
-
-/**
- * The name, id and switch ports every exercise lab file uses (`exercise-<n>`, `ex<n>`, gRPC
- * 50070+n, Thrift 9170+n), chosen away from the other labs' defaults (50051.., 9090..).
- */
-export function exerciseLabIdentity(ex: Exercise): LabIdentity {
-  return {
-    name: `exercise-${ex.number}`,
-    id: `ex${ex.number}`,
-    grpcPort: 50070 + ex.number,
-    thriftPort: 9170 + ex.number,
-  };
 }
 
 /** A path relative to the repository, for messages. */

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { ControllerApi } from "../controller/api_client.ts";
+import { migrationsDir } from "../lab/paths.ts";
 import { readPlacements } from "../workloads/placements.ts";
 import type { Host, Lab } from "../lab/types.ts";
 import type { Progress } from "../progress.ts";
@@ -20,10 +20,13 @@ export interface CheckContext {
   /** Absolute paths: the exercise directory, the checked file, the lab file. */
   files: { dir: string; student: string; lab: string };
   grader: Grader;
-  /** How to bring the exercise's lab up (identity for tests, keep, shell, progress). */
+  /** How to bring the exercise's lab up: the student's identity, keep, reuse, progress. */
   labOptions: ExerciseLabOptions;
   shell: Shell;
+  /** The check's own steps and the student code's log lines. */
   progress: Progress;
+  /** Show more of what the check saw (entries read back, timelines). */
+  verbose?: boolean;
 }
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -82,32 +85,29 @@ export async function readClientLog(logFile: string) {
   return parseWorkloadLog(await Deno.readTextFile(logFile).catch(() => ""), logFile);
 }
 
-/** What a migration exercise's check has once its lab runs: the workloads, the API, a work dir. */
+/** What a migration exercise's check has once its lab runs: the workloads and a work dir. */
 export interface RunningMigrationLab {
   server: WorkloadPlacement;
   client: WorkloadPlacement;
-  api: ControllerApi;
-  /** A fresh directory for the student's checkpoint files. */
+  /** A fresh directory for the student's checkpoint files (removed by `lab down`). */
   dir: string;
 }
 
 /**
  * Brings a migration exercise's lab up, waits until its client answers on all `connections`,
- * finds the controller, and makes a checkpoint directory under `<runDir>/<name>/`.
+ * and makes a checkpoint directory under the lab's `migrations/` (which `lab down` removes: the
+ * images hold the server's whole memory).
  */
 export async function startMigrationLab(
   exLab: { up(): Promise<unknown>; lab: Lab; runDir: string },
-  name: string,
   connections: number,
 ): Promise<RunningMigrationLab> {
   await exLab.up();
   const server = await placementOf(exLab.lab, "server");
   const client = await placementOf(exLab.lab, "client");
   await waitForClient(client.logFile, connections);
-  const api = await ControllerApi.forLab(exLab.lab, { timeoutMs: 10_000 });
-  await api.health();
   const stamp = new Date().toISOString().replace(/[:.]/g, "-");
-  const dir = `${exLab.runDir}/${name}/${stamp}`;
-  await Deno.mkdir(dir, { recursive: true });
-  return { server, client, api, dir };
+  const dir = `${migrationsDir(exLab.runDir)}/check-${stamp}`;
+  await Deno.mkdir(dir, { recursive: true, mode: 0o700 });
+  return { server, client, dir };
 }

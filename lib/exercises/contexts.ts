@@ -39,13 +39,23 @@ export interface ProcessMigration {
   log(message: string): void;
 }
 
-/** Exercise 3: moves the server; returns its pid on the target. */
+/**
+ * Exercise 3: moves the server; returns the pid of the process that holds its connections on
+ * the target.
+ */
 export type MigrateServer = (m: ProcessMigration) => Promise<number>;
 
 /** Everything exercise 4's `migrateContainer` needs. */
 export interface ContainerMigration {
   /** Name of the server container, running in `source.pod`. */
   container: string;
+  /** Pid (on this machine) of the server process inside the container, before the move. */
+  pid: number;
+  /**
+   * The CRIU configuration file runc hands to CRIU for this container (its `org.criu.config`
+   * annotation): lib/podman/criu_config.ts writes it and says what it can do.
+   */
+  criuConfig: string;
   source: MigrationHost & { pod: string };
   target: MigrationHost & { pod: string };
   /** An empty directory for the checkpoint archives. */
@@ -55,5 +65,8 @@ export interface ContainerMigration {
   log(message: string): void;
 }
 
-/** Exercise 4: moves the container into the target pod. */
-export type MigrateContainer = (m: ContainerMigration) => Promise<void>;
+/**
+ * Exercise 4: moves the container into the target pod; returns the pid (on this machine) of the
+ * server process that holds its connections there.
+ */
+export type MigrateContainer = (m: ContainerMigration) => Promise<number>;

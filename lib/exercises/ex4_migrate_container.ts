@@ -1,36 +1,49 @@
 /**
  * Exercise 4's check: like exercise 3, with the server in a Podman container that the student's
  * `migrateContainer` moves from one pod to another (checkpoint, rewrite inside the archive,
- * restore into the target pod, switch update).
+ * restore into the target pod left stopped, switch update, resume), watched the same way. The
+ * container's new server process has another pid on this machine, which the student returns.
  *
  * @module
  */
 import { readPlacements, writePlacements } from "../workloads/placements.ts";
 import type { Lab } from "../lab/types.ts";
 import type { Shell } from "../shell.ts";
-import { judgeCounters, judgeSurvival, summariseContinuity } from "./client_judge.ts";
-import { type CheckContext, readClientLog, sleep, startMigrationLab } from "./check_context.ts";
+import { type CheckContext, startMigrationLab } from "./check_context.ts";
 import type { MigrateContainer, MigrationHost } from "./contexts.ts";
-import { judgeLockReleased, judgeSwitchMoved, migrationHosts } from "./ex3_migrate_process.ts";
+import { migrationHosts } from "./ex3_migrate_process.ts";
 import { ExerciseLab } from "./exercise_lab.ts";
 import { fail, pass, type Verdict } from "./grading.ts";
-import { importOrFail, runStudent } from "./student_code.ts";
+import {
+  judgeMigration,
+  migrationTitles,
+  runObservedMigration,
+  settle,
+} from "./migration_check.ts";
+import { judgeServerMoved } from "./migration_watch.ts";
+import { importOrFail } from "./student_code.ts";
 
 const CLIENT_CONNECTIONS = 4;
-const SETTLE_MS = 1500;
 
-/** `podman inspect` of a container's state and pod id; undefined when it does not exist. */
+/** `podman inspect` of a container's state, pod id and pid; undefined when it does not exist. */
 async function containerWhere(
   shell: Shell,
   container: string,
-): Promise<{ status: string; podId: string } | undefined> {
+): Promise<{ status: string; podId: string; pid: number } | undefined> {
   const r = await shell.run(
-    ["podman", "container", "inspect", "--format", "{{.State.Status}} {{.Pod}}", container],
+    [
+      "podman",
+      "container",
+      "inspect",
+      "--format",
+      "{{.State.Status}} {{.State.Pid}} {{.Pod}}",
+      container,
+    ],
     { check: false },
   );
   if (r.code !== 0) return undefined;
-  const [status, podId] = r.stdout.trim().split(/\s+/);
-  return { status, podId: podId ?? "" };
+  const [status, pid, podId] = r.stdout.trim().split(/\s+/);
+  return { status, pid: Number(pid), podId: podId ?? "" };
 }
 
 async function podId(shell: Shell, pod: string): Promise<string> {
@@ -51,8 +64,7 @@ export async function judgeContainerMoved(
   if (!where) {
     return fail(
       `there is no container ${container} any more`,
-      "restore the rewritten archive: podman container restore --import <archive> " +
-        "--tcp-established --pod <target pod id> (restoreArgv in lib/podman/checkpoint.ts)",
+      "the checkpoint archive is what brings it back, in the target pod",
     );
   }
   const [targetId, sourceId] = await Promise.all([
@@ -67,7 +79,7 @@ export async function judgeContainerMoved(
   if (where.podId !== targetId) {
     return fail(
       `${container} is ${where.status} in pod ${pod}`,
-      `remove the checkpointed container, then restore the archive into pod ${target.pod}`,
+      `a container is restored into a pod; which pod holds ${target.name}'s address?`,
     );
   }
   if (where.status !== "running") {
@@ -83,68 +95,62 @@ export async function checkMigrateContainer(ctx: CheckContext): Promise<void> {
   const lab = exLab.lab;
   const serverHost = lab.workloads.find((w) => w.name === "server")!.host;
   const [source, target] = migrationHosts(lab, serverHost);
-  const title = "migrateContainer() finishes";
-  const rest = [
-    `the server container runs in pod ${target.pod}`,
-    `the switch sends the VIP's connections to ${target.name}`,
-    "every client connection survived",
-    "the counters went on where they were",
-    `CRIU's connection lock is gone from ${source.name}`,
-  ];
+  const titles = migrationTitles("migrateContainer()", source, target);
+  titles.moved = `the server container moved into pod ${target.pod}, connections and all`;
   const migrate = await importOrFail<MigrateContainer>(
     grader,
-    title,
+    titles.returns,
     ctx.files.student,
     "migrateContainer",
   );
   if (!migrate) {
-    grader.skip(rest, "migrateContainer() must load first");
+    grader.skip(Object.values(titles).slice(1), "migrateContainer() must load first");
     return;
   }
 
-  const { server, client, api, dir } = await startMigrationLab(
-    exLab,
-    "exercise-4",
-    CLIENT_CONNECTIONS,
-  );
-
-  const t0 = Date.now();
-  const done = progress.step(`run your migrateContainer(): ${source.pod} -> ${target.pod}`);
-  const run = await runStudent("migrateContainer()", () =>
-    migrate({
-      container: server.container!,
-      source: { ...source, pod: source.pod! },
-      target: { ...target, pod: target.pod! },
-      dir,
-      controller: api,
-      shell: ctx.shell,
-      log: (m) => progress.info(m),
-    }), 90_000);
+  let done = progress.step(`bring up your lab ${lab.name}`);
+  const { server, client, dir } = await startMigrationLab(exLab, CLIENT_CONNECTIONS);
+  const before = await containerWhere(ctx.shell, server.container!);
+  if (!before || !(before.pid > 0)) throw new Error(`container ${server.container} is not running`);
   done();
-  const t1 = Date.now();
-  await grader.check(title, () => run.verdict);
+  done = progress.step(`run your migrateContainer(): ${source.pod} -> ${target.pod}`);
+  const observed = await runObservedMigration(ctx, {
+    lab,
+    source,
+    target,
+    originalPid: before.pid,
+    client,
+    connections: CLIENT_CONNECTIONS,
+    what: "migrateContainer()",
+    timeoutMs: 90_000,
+    run: (controller) =>
+      migrate({
+        container: server.container!,
+        pid: before.pid,
+        criuConfig: server.criuConfig!,
+        source: { ...source, pod: source.pod! },
+        target: { ...target, pod: target.pod! },
+        dir,
+        controller,
+        shell: ctx.shell,
+        log: (m) => progress.info(`your code: ${m}`),
+      }),
+  });
+  done();
+  const container = await judgeContainerMoved(ctx.shell, server.container!, source, target);
+  await recordHost(lab, server.name, container.ok ? target.name : source.name);
+  done = progress.step("watch the client");
+  await settle(observed);
+  done();
 
-  const moved = await judgeContainerMoved(ctx.shell, server.container!, source, target);
-  await recordHost(lab, server.name, moved.ok ? target.name : source.name);
-  await sleep(SETTLE_MS);
-
-  await grader.check(rest[0], () => moved);
-  await grader.check(rest[1], () => judgeSwitchMoved(api, source, target));
-  const summary = summariseContinuity(await readClientLog(client.logFile), t0, t1);
-  await grader.check(rest[2], () =>
-    judgeSurvival(
-      summary,
-      "across the migration",
-      "checkpoint with --tcp-established, rewrite files.img inside the archive, restore into " +
-        "the target pod, then move the switch",
-    ));
-  await grader.check(rest[3], () => judgeCounters(summary));
-  await grader.check(rest[4], () =>
-    judgeLockReleased(
-      ctx,
-      source,
-      "keep step 5 of the starter (releaseLock) after the switch update",
-    ));
+  await judgeMigration(ctx, observed, titles, {
+    moved: () => {
+      if (!container.ok) return container;
+      const moved = judgeServerMoved(observed.record);
+      return moved.ok ? { ...moved, detail: `${container.detail}; ${moved.detail}` } : moved;
+    },
+    survivalHint: "every step is needed, in the right order: see the criteria above",
+  });
 }
 
 async function recordHost(lab: Lab, name: string, host: string): Promise<void> {

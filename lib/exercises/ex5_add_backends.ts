@@ -2,7 +2,8 @@
  * Exercise 5's check: first the student's `addBackend` planner on its own (no switch), then on
  * the lab: with the client's connections open through the VIP (one backend), the check stops the
  * controller, plans the new backend with the student's function, writes exactly the resulting
- * entry changes to the switch, and judges the connections and where new ones go.
+ * entry changes to the switch, and judges the open connections, then where a fixed burst of new
+ * connections (chosen source ports, so the same every run) arrives.
  *
  * @module
  */
@@ -14,21 +15,22 @@ import { judgeSurvival, summariseContinuity } from "./client_judge.ts";
 import {
   type CheckContext,
   clientHost,
+  hostNamed,
   placementOf,
   readClientLog,
   sleep,
   waitForClient,
 } from "./check_context.ts";
+import { judgeAnswered, judgeBurst } from "./ex2_program_lb.ts";
 import { ExerciseLab } from "./exercise_lab.ts";
-import { fail, failFromError, pass } from "./grading.ts";
-import { backendPackets, connectLbSwitch, describeDrops } from "./lb_switch.ts";
-import { type AddBackend, judgePool, runPlanner } from "./pool_judge.ts";
-import { describeProbes, probeVip } from "./probes.ts";
+import { flowsOnBackends, openFlows, testFlows } from "./flows.ts";
+import { failFromError } from "./grading.ts";
+import { connectLbSwitch, describeDrops } from "./lb_switch.ts";
+import { type AddBackend, judgePool, POOL_TITLES, runPlanner } from "./pool_judge.ts";
 import { importOrFail } from "./student_code.ts";
 
 /** Connections the lab's client keeps open (its command's -c). */
 const CLIENT_CONNECTIONS = 8;
-const PROBES = 16;
 const SETTLE_MS = 1500;
 
 /** Runs exercise 5's criteria. */
@@ -43,30 +45,33 @@ export async function checkAddBackends(ctx: CheckContext): Promise<void> {
   );
   if (!host) throw new Error(`Lab ${lab.name} has no free host to add as a backend`);
   const newHost = host.name;
+  const oldHosts = lb.backends;
   const live = [
     `${CLIENT_CONNECTIONS} of ${CLIENT_CONNECTIONS} open connections survive adding ${newHost}`,
-    `new connections reach ${newHost}`,
+    `a burst of new connections is answered by ${[...oldHosts, newHost].join(" and ")}`,
   ];
 
   const addBackend = await importOrFail<AddBackend>(
     grader,
-    "addBackend() returns a new state and leaves its input alone",
+    POOL_TITLES.ids,
     ctx.files.student,
     "addBackend",
   );
   if (!addBackend) {
-    grader.skip(live, "addBackend() must load first");
+    grader.skip([POOL_TITLES.slots, POOL_TITLES.share, ...live], "addBackend() must load first");
     return;
   }
   for (const { title, verdict } of judgePool(runPlanner(addBackend))) {
     await grader.check(title, () => verdict);
   }
 
+  let done = progress.step(`bring up your lab ${lab.name}`);
   await exLab.up();
   await exLab.startServer(newHost, "new-server");
   const client = await placementOf(lab, "client");
   await waitForClient(client.logFile, CLIENT_CONNECTIONS);
-  const done = progress.step(`stop the controller; add backend ${newHost} with your addBackend()`);
+  done();
+  done = progress.step(`stop the controller; add backend ${newHost} with your addBackend()`);
   await exLab.stopController();
   const before = await loadLbState(controllerFiles(exLab.runDir).stateFile, lab) ??
     initialLbState(lab);
@@ -115,20 +120,38 @@ export async function checkAddBackends(ctx: CheckContext): Promise<void> {
           "keep pointing at the same address",
       ));
 
-    const added = after!.backends.find((b) => b.host === newHost);
-    await grader.check(live[1], async () => {
-      if (!added) return fail(`${newHost} is not among the backends addBackend() returned`);
-      const [packetsBefore] = (await backendPackets(sw, [added.id])).values();
-      const probes = await probeVip(ctx.shell, lab, clientHost(lab).name, PROBES);
-      const [packetsAfter] = (await backendPackets(sw, [added.id])).values();
-      const summaryLine = `${describeProbes(probes)}; backend ${added.id} (${newHost}) got ` +
-        `${packetsAfter - packetsBefore} packets`;
-      if (!probes.every((p) => p.answered)) {
-        return fail(`${summaryLine}; switch drops: ${await describeDrops(sw)}`);
-      }
-      return packetsAfter > packetsBefore
-        ? pass(summaryLine)
-        : fail(summaryLine, `give ${newHost} some slots: only new connections use the slots`);
+    const from = hostNamed(lab, clientHost(lab).name);
+    const slotCount = Math.max(1, after!.slots.length);
+    done = progress.step(`open the test connections from ${from.name}`);
+    const flows = testFlows(from.ip, lb.vip, lb.servicePort, slotCount);
+    const outcomes = await (async () => {
+      await using open = await openFlows(
+        from.netns!,
+        lb.vip,
+        lb.servicePort,
+        flows.map((f) => f.sport),
+      );
+      const where = await flowsOnBackends(
+        ctx.shell,
+        [...oldHosts, newHost].map((name) => ({ name, netns: hostNamed(lab, name).netns! })),
+        from.ip,
+        lb.servicePort,
+      );
+      return flows.map((f) => {
+        const answer = open.answers.find((a) => a.sport === f.sport);
+        return {
+          ...f,
+          answered: answer?.answered ?? false,
+          ...(answer?.answered ? {} : { failure: answer?.text ?? "no result" }),
+          reached: where.get(f.sport),
+        };
+      });
+    })();
+    done();
+    const drops = await describeDrops(sw);
+    await grader.check(live[1], () => {
+      const answered = judgeAnswered(outcomes, drops);
+      return answered.ok ? judgeBurst(outcomes, [...oldHosts, newHost]) : answered;
     });
   } finally {
     sw.close();

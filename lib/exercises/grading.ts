@@ -33,6 +33,9 @@ export interface CheckResult {
   /** The file that was checked (relative to the repository). */
   file: string;
   solution: boolean;
+  /** Whose check it was (the student key), and the lab it ran on. */
+  student?: string;
+  lab?: string;
   criteria: Criterion[];
   /** Every criterion passed. */
   passed: boolean;
@@ -97,9 +100,10 @@ const MARK: Record<CriterionStatus, string> = { pass: "✓", fail: "✗", skip: 
 /** The check's result as terminal lines: one per criterion, details and hints indented. */
 export function formatCheckResult(result: CheckResult): string {
   const which = result.solution ? "reference solution" : "your file";
+  const who = result.student ? ` for ${result.student}` : "";
   const lines = [
     `Exercise ${result.exercise}: ${result.title}`,
-    `checked ${which} ${result.file}`,
+    `checked ${which} ${result.file}${who}`,
     "",
   ];
   for (const c of result.criteria) {
@@ -115,7 +119,8 @@ export function formatCheckResult(result: CheckResult): string {
   lines.push(
     result.passed
       ? `All ${total} criteria passed (${seconds} s).`
-      : `${passed} of ${total} criteria passed (${seconds} s): not there yet.`,
+      : `${passed} of ${total} criteria passed (${seconds} s): not there yet. ` +
+        `\`lab check ${result.exercise} --hint\` gives a hint.`,
   );
   return lines.join("\n");
 }

@@ -1,7 +1,7 @@
 /**
- * Renaming an exercise lab: its name, id and switch ports. The exercise labs have fixed names
- * (`exercise-<n>`, id `ex<n>`, gRPC 5007<n>); tests run them under unique names so that they
- * never touch a lab a student has up, and never collide with each other.
+ * Renaming an exercise lab: its name, id and switch ports. The exercise lab files name
+ * themselves `exercise-<n>` (id `ex<n>`); every check runs them under the student's own identity
+ * (student.ts), so that students sharing a machine never touch each other's labs.
  *
  * @module
  */

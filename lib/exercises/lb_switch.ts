@@ -106,7 +106,9 @@ export async function describeDrops(client: P4RuntimeClient): Promise<string> {
   const cells = await client.readCounter(COUNTERS.drops);
   const names = Object.entries(DROP_REASONS);
   const parts = cells.filter((c) => c.packets > 0n).map((c) => {
-    const name = names.find(([, i]) => i === c.index)?.[0] ?? `#${c.index}`;
+    const camel = names.find(([, i]) => i === c.index)?.[0];
+    // As p4/README.md writes them: drops[no_backend].
+    const name = camel ? camel.replace(/[A-Z]/g, (ch) => `_${ch.toLowerCase()}`) : `#${c.index}`;
     return `${name} ${c.packets}`;
   });
   return parts.length ? parts.join(", ") : "none";

@@ -100,109 +100,83 @@ function everyRun(
   return pass(runs.map(passDetail).join("; "));
 }
 
+/** Titles of the planner's criteria, in order. */
+export const POOL_TITLES = {
+  ids: "existing backends keep their ids and addresses; the new one gets a free id",
+  slots: "the slot table keeps its size, and only slots given to the new backend change",
+  share: "the new backend gets its fair share of the slots",
+} as const;
+
 /**
- * Judges the planner's runs. The first criterion (it returns a well-formed new state) gates the
- * others: they are failed with a pointer to it when it fails.
+ * Judges the planner's runs on three criteria, none of which a planner that rebuilds the pool
+ * from scratch passes. A run that threw, returned something that is not a state, or modified
+ * its input fails all three with that reason.
  */
 export function judgePool(runs: readonly PoolRun[]): Judged[] {
-  const broken = runs.find((r) => r.error !== undefined || shape(r.after));
-  const titles = {
-    returns: "addBackend() returns a new state and leaves its input alone",
-    ids: "existing backends keep their ids and addresses",
-    newId: "the new backend gets an unused id (1..255)",
-    size: "the slot table keeps its size",
-    moved: "only slots handed to the new backend change",
-    share: "the new backend gets its fair share of the slots",
-  };
+  const broken = runs.find((r) => r.error !== undefined || shape(r.after) || r.mutated);
   if (broken) {
     const verdict = broken.error !== undefined
       ? failFromError(broken.error)
-      : fail(`${broken.scenario.name}: ${shape(broken.after)}`);
-    const first = {
-      ...verdict,
-      detail: `${broken.scenario.name}: ${verdict.detail}`,
-      hint: verdict.hint ?? "return { ...state, backends, slots } with the new backend added",
-    };
-    const rest = Object.values(titles).slice(1).map((title) => ({
+      : broken.mutated
+      ? fail(
+        "the state passed in was modified: the controller still needs the old state to work " +
+          "out which entries change",
+        "build new lists instead of changing the ones you were given",
+      )
+      : fail(shape(broken.after)!, "return a whole state: the old one with your changes");
+    const first = { ...verdict, detail: `${broken.scenario.name}: ${verdict.detail}` };
+    return Object.values(POOL_TITLES).map((title, i) => ({
       title,
-      verdict: fail("addBackend() did not return a usable state", "fix the first criterion"),
+      verdict: i === 0
+        ? first
+        : fail("addBackend() did not return a usable state", "see the first criterion"),
     }));
-    return [{ title: titles.returns, verdict: first }, ...rest];
   }
-  const returns = everyRun(
+
+  const ids = everyRun(
     runs,
     (r) => {
-      if (r.mutated) return "the state passed in was modified";
       const added = r.after!.backends.filter((b) => b.host === r.scenario.add.name);
       if (added.length !== 1) {
         return `the new host appears ${added.length} times among the backends`;
       }
       if (added[0].ip !== r.scenario.add.ip) return `the new backend's ip is ${added[0].ip}`;
-      if (r.after!.backends.length !== r.scenario.before.backends.length + 1) {
-        return `${r.after!.backends.length} backends after adding one to ` +
-          `${r.scenario.before.backends.length}`;
-      }
-      return undefined;
-    },
-    (r) => r.scenario.name,
-    "copy the lists ([...state.slots]) instead of changing them",
-  );
-
-  const ids = everyRun(
-    runs,
-    (r) => {
       for (const old of r.scenario.before.backends) {
         const now = r.after!.backends.find((b) => b.host === old.host);
         if (!now) return `backend ${old.host} disappeared`;
         if (now.id !== old.id) {
           return `${old.host} was backend ${old.id} and is now ${now.id}: the switch remembers ` +
-            `id ${old.id} for ${old.host}'s connections, which would now go to ` +
+            `id ${old.id} for ${old.host}'s open connections, which would now go to ` +
             `${r.after!.backends.find((b) => b.id === old.id)?.host ?? "nobody"}`;
         }
         if (now.ip !== old.ip) return `${old.host}'s address changed to ${now.ip}`;
       }
-      return undefined;
-    },
-    (r) => r.scenario.before.backends.map((b) => `${b.host} keeps ${b.id}`).join(", "),
-    "keep the existing backends as they are; only append the new one",
-  );
-
-  const newId = everyRun(
-    runs,
-    (r) => {
-      const id = newBackend(r)!.id;
-      if (!Number.isInteger(id) || id < 1 || id > MAX_BACKEND_ID) return `its id is ${id}`;
+      if (r.after!.backends.length !== r.scenario.before.backends.length + 1) {
+        return `${r.after!.backends.length} backends after adding one to ` +
+          `${r.scenario.before.backends.length}`;
+      }
+      const id = added[0].id;
+      if (!Number.isInteger(id) || id < 1 || id > MAX_BACKEND_ID) {
+        return `the new backend's id is ${id}, outside 1..${MAX_BACKEND_ID}`;
+      }
       if (r.scenario.before.backends.some((b) => b.id === id)) {
-        return `its id ${id} already belonged to a backend`;
+        return `the new backend's id ${id} already belonged to a backend`;
       }
       return undefined;
     },
     (r) => `${r.scenario.add.name} gets id ${newBackend(r)!.id}`,
-    "pick the lowest id no backend uses",
+    "the switch remembers each open connection's backend by id: what must an id keep meaning?",
   );
 
-  const size = everyRun(
+  const slots = everyRun(
     runs,
     (r) => {
-      const before = r.scenario.before.slots.length;
-      const after = r.after!.slots.length;
-      return after === before
-        ? undefined
-        : `the slot table went from ${before} to ${after} slots: a connection falling back to ` +
-          "the slots (see flow_events.miss) is hashed modulo a different number";
-    },
-    (r) => `${r.after!.slots.length} slots`,
-    "keep slots.length; re-point some slots instead",
-  );
-
-  const moved = everyRun(
-    runs,
-    (r) => {
-      const id = newBackend(r)!.id;
+      const id = newBackend(r)?.id;
       const before = r.scenario.before.slots;
       const after = r.after!.slots;
       if (after.length !== before.length) {
-        return "the slot table changed size, so the hash of every connection lands elsewhere";
+        return `the slot table went from ${before.length} to ${after.length} slots: every ` +
+          "connection that falls back to the slots (flow_events[miss]) now hashes elsewhere";
       }
       const changed = before.flatMap((old, i) => old !== after[i] && after[i] !== id ? [i] : []);
       return changed.length
@@ -214,38 +188,35 @@ export function judgePool(runs: readonly PoolRun[]): Judged[] {
       const moved = r.after!.slots.filter((s, i) => s === id && r.scenario.before.slots[i] !== id);
       return `${moved.length} slot(s) moved to ${r.scenario.add.name}, no other`;
     },
-    "change a slot only to give it to the new backend",
+    "a slot that changes owner sends its future connections elsewhere: change only the ones " +
+      "the new backend needs",
   );
 
   const share = everyRun(
     runs,
     (r) => {
-      const id = newBackend(r)!.id;
-      const slots = r.after!.slots.length;
-      const n = r.after!.backends.length;
+      const id = newBackend(r)?.id;
+      const slotCount = r.scenario.before.slots.length;
+      const n = r.scenario.before.backends.length + 1;
       const got = r.after!.slots.filter((s) => s === id).length;
-      const low = Math.floor(slots / n);
-      const high = Math.ceil(slots / n);
-      return got >= low && got <= high
+      const low = Math.floor(slotCount / n);
+      const high = Math.ceil(slotCount / n);
+      return r.after!.slots.length === slotCount && got >= low && got <= high
         ? undefined
-        : `it got ${got} of ${slots} slots; with ${n} backends its share is ${
-          low === high ? low : `${low} or ${high}`
-        }`;
+        : `it got ${got} of ${r.after!.slots.length} slots; with ${n} backends its share of the ` +
+          `${slotCount} slots is ${low === high ? low : `${low} or ${high}`}`;
     },
     (r) => {
       const id = newBackend(r)!.id;
       const got = r.after!.slots.filter((s) => s === id).length;
       return `${r.scenario.add.name} got ${got} of ${r.after!.slots.length} slots`;
     },
-    "take floor(slots / backends) slots, each from the backend that holds the most",
+    "with n backends, each should hold about 1/n of the slots: how many is that for the new one?",
   );
 
   return [
-    { title: titles.returns, verdict: returns },
-    { title: titles.ids, verdict: ids },
-    { title: titles.newId, verdict: newId },
-    { title: titles.size, verdict: size },
-    { title: titles.moved, verdict: moved },
-    { title: titles.share, verdict: share },
+    { title: POOL_TITLES.ids, verdict: ids },
+    { title: POOL_TITLES.slots, verdict: slots },
+    { title: POOL_TITLES.share, verdict: share },
   ];
 }

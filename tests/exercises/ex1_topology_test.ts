@@ -1,47 +1,68 @@
 import assert from "node:assert/strict";
-import { judgeClient, judgeIdentity, judgeServer } from "../../lib/exercises/ex1_topology.ts";
+import {
+  clientTarget,
+  judgeClientPeers,
+  judgePlan,
+  PLAN,
+} from "../../lib/exercises/ex1_topology.ts";
 import { parseLabText } from "../../lib/lab/parse.ts";
 
-function lab(extra: string, switchLine = "s1: { grpc_port: 50071, thrift_port: 9171 }") {
+function lab(
+  workloads: string,
+  hosts = "laptop: { ip: 192.168.10.5/24 }\n  web: { ip: 192.168.20.80/24 }",
+) {
   return parseLabText(
     `
 name: exercise-1
 id: ex1
 hosts:
-  h1: { ip: 10.0.1.1/24 }
-  h2: { ip: 10.0.2.2/24 }
+  ${hosts}
 switches:
-  ${switchLine}
-links: [[h1, s1:1], [h2, s1:2]]
-load_balancer: { vip: 10.0.0.100, port: 12345, backends: [h2] }
-${extra}`,
+  leaf: {}
+links: [[laptop, leaf:3], [web, leaf:7]]
+load_balancer: { vip: 192.168.99.1, port: 8080, backends: [web] }
+${workloads}`,
     "/tmp/p4t-ex1.yaml",
     { runRoot: "/tmp/p4t-runs" },
   );
 }
 
-const IDENTITY = { name: "exercise-1", id: "ex1", grpcPort: 50071, thriftPort: 9171 };
 const WORKLOADS = `workloads:
-  server: { host: h2, command: [counter_server, "{port}"] }
-  client: { host: h1, command: [counter_client, -H, "{vip}", -p, "{port}"] }`;
+  server: { host: web, command: [counter_server, "{port}"] }
+  client: { host: laptop, command: [counter_client, -H, "{vip}", -p, "{port}", -c, "2"] }`;
 
-Deno.test("a complete exercise 1 lab passes the structural criteria", () => {
-  const l = lab(WORKLOADS);
-  assert.equal(judgeIdentity(l, IDENTITY).ok, true);
-  assert.deepEqual(judgeServer(l), { ok: true, detail: "server on h2: counter_server {port}" });
-  assert.deepEqual(judgeClient(l), { ok: true, detail: "client on h1" });
+Deno.test("the plan: hosts, addresses, service, and what runs where", () => {
+  assert.equal(judgePlan(lab(WORKLOADS)).ok, true);
+  const moved = judgePlan(
+    lab(WORKLOADS, "laptop: { ip: 10.0.1.1/24 }\n  web: { ip: 192.168.20.80/24 }"),
+  );
+  assert.equal(moved.ok, false);
+  assert.match(moved.detail!, /laptop's address is 10\.0\.1\.1, not 192\.168\.10\.5/);
+  const none = judgePlan(lab(""));
+  assert.match(none.detail!, /no server workload runs on web; there is no client workload/);
+  // The hint points at the plan, it does not write the file.
+  assert.doesNotMatch(none.hint!, /counter_client|\{vip\}/);
 });
 
-Deno.test("other ports, or no workloads, fail with what to write", () => {
-  const moved = lab(WORKLOADS, "s1: { grpc_port: 50051, thrift_port: 9090 }");
-  const v = judgeIdentity(moved, IDENTITY);
-  assert.equal(v.ok, false);
-  assert.equal(v.detail, "s1's grpc_port is 50051, s1's thrift_port is 9090");
-  assert.match(v.hint!, /grpc_port: 50071 and thrift_port: 9171/);
+Deno.test("the client's connections: the VIP only, as many as the plan says", () => {
+  const vip = { ip: PLAN.vip, port: PLAN.port };
+  assert.equal(judgeClientPeers([vip, vip], PLAN.server.ip).ok, true);
+  const direct = judgeClientPeers([{ ip: PLAN.server.ip, port: 8080 }], PLAN.server.ip);
+  assert.match(direct.detail!, /1 connection\(s\) to 192\.168\.20\.80, the server's own address/);
+  const nothing = judgeClientPeers([], PLAN.server.ip, { host: PLAN.server.ip, port: "8080" }, [
+    "connect_failed",
+    "connect_failed",
+  ]);
+  assert.match(
+    nothing.detail!,
+    /no connection at all \(it is told to connect to 192\.168\.20\.80:8080\); its log says: connect_failed$/,
+  );
+  assert.match(nothing.hint!, /the server's own address/);
+  assert.match(judgeClientPeers([vip], PLAN.server.ip).detail!, /the plan asks for 2/);
+});
 
-  const empty = lab("");
-  assert.deepEqual(judgeServer(empty).detail, "the lab has no server workload");
-  assert.match(judgeServer(empty).hint!, /counter_server, "\{port\}"/);
-  assert.deepEqual(judgeClient(empty).detail, "the lab has no client workload");
-  assert.match(judgeClient(empty).hint!, /counter_client, -H, "\{vip\}"/);
+Deno.test("the client's target is read from its command, placeholders resolved", () => {
+  assert.deepEqual(clientTarget(lab(WORKLOADS)), { host: PLAN.vip, port: "8080" });
+  const direct = lab(WORKLOADS.replace('-H, "{vip}"', "-H, 192.168.20.80"));
+  assert.equal(clientTarget(direct).host, "192.168.20.80");
 });

@@ -73,11 +73,12 @@ Deno.test("a passing hint is not shown; the result prints marks, details, hints 
       "  - answers",
       "      not checked: the VIP must work first",
       "",
-      "1 of 3 criteria passed (4.2 s): not there yet.",
+      "1 of 3 criteria passed (4.2 s): not there yet. `lab check 2 --hint` gives a hint.",
     ].join("\n"),
   );
   assert.match(
     formatCheckResult({ ...result, criteria: [result.criteria[0]], passed: true, solution: true }),
     /checked reference solution[\s\S]*All 1 criteria passed \(4\.2 s\)\.$/,
   );
+  assert.match(formatCheckResult({ ...result, student: "alice" }), /program_lb\.ts for alice\n/);
 });

@@ -1,18 +1,19 @@
 /**
- * Exercise 4, reference solution: checkpoint, rewrite inside the archive, restore into the
- * target pod, switch, release the lock.
+ * Exercise 4, reference solution: checkpoint, rewrite inside the archive, restore stopped into
+ * the target pod, switch, resume, release the lock.
  */
 import { releaseSourceLock } from "../../../../lib/criu/checkpoint.ts";
 import { encodeImage, parseImage } from "../../../../lib/criu/images.ts";
 import { rewriteInetAddresses } from "../../../../lib/criu/rewrite.ts";
 import type { ContainerMigration } from "../../../../lib/exercises/contexts.ts";
 import { checkpointArgv, removeArgv, restoreArgv } from "../../../../lib/podman/checkpoint.ts";
+import { restoredPidPath, writeCriuConfig } from "../../../../lib/podman/criu_config.ts";
 import { editTarMember, listTar } from "../../../../lib/podman/tar.ts";
 
 const FILES_IMG = "checkpoint/files.img";
 
-/** Moves the server container into `m.target.pod`. */
-export async function migrateContainer(m: ContainerMigration): Promise<void> {
+/** Moves the server container into `m.target.pod`; returns the pid of its server there. */
+export async function migrateContainer(m: ContainerMigration): Promise<number> {
   const archive = `${m.dir}/checkpoint.tar`;
   const rewritten = `${m.dir}/target.tar`;
 
@@ -31,14 +32,23 @@ export async function migrateContainer(m: ContainerMigration): Promise<void> {
   await Deno.writeFile(rewritten, edited);
   m.log(`${sockets} socket(s): ${m.source.ip} -> ${m.target.ip}`);
 
+  // CRIU leaves the restored server stopped, and its action script notes the new pid.
+  await writeCriuConfig(m.criuConfig, { leaveStopped: true });
+  await Deno.remove(restoredPidPath(m.criuConfig)).catch(() => {});
   await m.shell.run(removeArgv(m.container));
   await m.shell.run(restoreArgv(rewritten, await podId(m, m.target.pod)));
-  m.log(`restored ${m.container} into pod ${m.target.pod}`);
+  const pid = Number((await Deno.readTextFile(restoredPidPath(m.criuConfig))).trim());
+  m.log(`restored ${m.container} into pod ${m.target.pod}: pid ${pid}, stopped`);
 
   const change = await m.controller.migrateBackend(m.source.name, m.target.name);
   m.log(`switch: ${change.updates} update(s) in ${change.writeMs.toFixed(1)} ms`);
 
+  Deno.kill(pid, "SIGCONT");
+  // Later restores of this container run at once again.
+  await writeCriuConfig(m.criuConfig);
+
   m.log(`lock: ${(await releaseLock(m, archive)).join(", ") || "nothing left"}`);
+  return pid;
 }
 
 /** The id of a pod, for `podman container restore --pod`. */
