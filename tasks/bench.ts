@@ -3,7 +3,7 @@
  * measured on this machine, printed as tables and saved as JSON in report/bench-<time>.json. Each
  * section checks what it needs (root, BMv2, CRIU, Podman) and stops with the reason when
  * something is missing; `predump` is skipped with its reason on kernels without dirty-memory
- * tracking. P4CF_PREDUMP_MB sets the pre-dump server's memory (default 256).
+ * tracking. P4CF_PREDUMP_MB sets the pre-dump server's memory (default 128, as in the README).
  */
 import { benchLabUpDown, benchMigrations } from "../lib/bench/labs.ts";
 import { benchControllerMigrate, benchSwitchP4Runtime } from "../lib/bench/switch.ts";
@@ -123,7 +123,7 @@ if (wanted.includes("migration")) {
 }
 
 if (wanted.includes("predump")) {
-  const ballastMb = Number(Deno.env.get("P4CF_PREDUMP_MB") ?? 256);
+  const ballastMb = Number(Deno.env.get("P4CF_PREDUMP_MB") ?? 128);
   console.log(`\n== pre-dump: a server with ${ballastMb} MB of memory, 5 migrations per setting`);
   try {
     const r = await benchPreDump({ ballastMb, onMigration: (l) => console.log(`   ${l}`) });

@@ -17,7 +17,7 @@ import { silentProgress } from "../progress.ts";
 import { computeDowntime } from "../workloads/client_log.ts";
 
 export interface PreDumpBenchOptions {
-  /** Memory the server carries, MB (default 256). */
+  /** Memory the server carries, MB (default 128). */
   ballastMb?: number;
   /** Migrations per setting (default 5), alternating between the two hosts. */
   count?: number;
@@ -59,7 +59,7 @@ export async function benchPreDump(options: PreDumpBenchOptions = {}): Promise<P
       { hint: "run the pre-dump benchmark on a kernel built with CONFIG_MEM_SOFT_DIRTY" },
     );
   }
-  const ballastMb = options.ballastMb ?? 256;
+  const ballastMb = options.ballastMb ?? 128;
   const count = options.count ?? 5;
   const settings: PreDumpSetting[] = [];
   for (const preDumpRounds of options.rounds ?? [0, 2]) {

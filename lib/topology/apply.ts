@@ -32,6 +32,8 @@ export interface UpOptions {
   skipPreflight?: boolean;
   /** Test seam: runs before each step; throwing there aborts `up` at that step. */
   beforeStep?: (step: PlanStep, index: number) => void | Promise<void>;
+  /** The switches are left out on purpose (`--topology-only`): say so, without a warning. */
+  topologyOnly?: boolean;
 }
 
 export interface StepTiming {
@@ -209,7 +211,8 @@ async function executeSteps(
   for (const { step, index } of steps) {
     const label = `[${index + 1}/${total}] ${step.title}`;
     if (isSwitchStep(step) && !ctx.startSwitch) {
-      ctx.progress.warn(`${label}: skipped (no switch starter; is BMv2 installed?)`);
+      if (options.topologyOnly) ctx.progress.info(`${label}: left out (--topology-only)`);
+      else ctx.progress.warn(`${label}: skipped (no switch starter; is BMv2 installed?)`);
       if (!state.skipped.includes(step.title)) state.skipped.push(step.title);
       timings.push({ kind: step.kind, title: step.title, ms: 0, skipped: true });
       continue;

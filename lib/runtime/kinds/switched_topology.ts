@@ -14,6 +14,7 @@ export function topologyUp(lab: Lab, ctx: KindContext, options: KindUpOptions): 
   return up(lab, {
     shell: ctx.shell,
     progress: ctx.progress,
+    topologyOnly: options.topologyOnly,
     startSwitch: options.topologyOnly
       ? undefined
       : switchStarter((s) => bmv2Argv(s.switch, { runDir: s.runDir, pcap: options.pcap })),
