@@ -18,16 +18,9 @@
  * @module
  */
 import type { ClusterBinaries } from "./binaries.ts";
-import { API_PORT, KUBELET_HEALTHZ_PORT, KUBELET_PORT, type NodeIdentity } from "./config.ts";
+import { KUBELET_PORT, type NodeIdentity } from "./config.ts";
 import type { ClusterPaths } from "./paths.ts";
 import { certPath, keyPath, SERVICE_CIDR, serviceAccountKeys } from "./pki.ts";
-
-/** Loopback ports of the control plane (one cluster per machine at a time). */
-export const ETCD_CLIENT_PORT = 2379;
-export const ETCD_PEER_PORT = 2380;
-export const ETCD_METRICS_PORT = 2381;
-export const CONTROLLER_MANAGER_PORT = 10257;
-export const SCHEDULER_PORT = 10259;
 
 /** What every argv builder needs. */
 export interface ClusterSpec {
@@ -42,8 +35,8 @@ const LOOPBACK = "127.0.0.1";
 
 export function etcdArgv(s: ClusterSpec): string[] {
   const pki = s.paths.pkiDir;
-  const client = `https://${LOOPBACK}:${ETCD_CLIENT_PORT}`;
-  const peer = `http://${LOOPBACK}:${ETCD_PEER_PORT}`;
+  const client = `https://${LOOPBACK}:${s.node.ports.etcdClient}`;
+  const peer = `http://${LOOPBACK}:${s.node.ports.etcdPeer}`;
   return [
     s.binaries.etcd,
     "--name",
@@ -63,7 +56,7 @@ export function etcdArgv(s: ClusterSpec): string[] {
     "--initial-cluster-state",
     "new",
     "--listen-metrics-urls",
-    `http://${LOOPBACK}:${ETCD_METRICS_PORT}`,
+    `http://${LOOPBACK}:${s.node.ports.etcdMetrics}`,
     "--cert-file",
     certPath(pki, "etcd-server"),
     "--key-file",
@@ -83,12 +76,12 @@ export function apiServerArgv(s: ClusterSpec): string[] {
     "--bind-address",
     LOOPBACK,
     "--secure-port",
-    String(API_PORT),
+    String(s.node.ports.api),
     // Only feeds the `kubernetes` Service; any non-loopback local address silences its warnings.
     "--advertise-address",
     s.node.nodeIp,
     "--etcd-servers",
-    `https://${LOOPBACK}:${ETCD_CLIENT_PORT}`,
+    `https://${LOOPBACK}:${s.node.ports.etcdClient}`,
     "--etcd-cafile",
     certPath(pki, "etcd-ca"),
     "--etcd-certfile",
@@ -134,7 +127,7 @@ export function controllerManagerArgv(s: ClusterSpec): string[] {
     "--bind-address",
     LOOPBACK,
     "--secure-port",
-    String(CONTROLLER_MANAGER_PORT),
+    String(s.node.ports.controllerManager),
     "--tls-cert-file",
     certPath(pki, "controller-manager"),
     "--tls-private-key-file",
@@ -172,7 +165,7 @@ export function schedulerArgv(s: ClusterSpec): string[] {
     "--bind-address",
     LOOPBACK,
     "--secure-port",
-    String(SCHEDULER_PORT),
+    String(s.node.ports.scheduler),
     "--tls-cert-file",
     certPath(pki, "scheduler"),
     "--tls-private-key-file",
@@ -294,15 +287,6 @@ export function kubeletArgv(s: ClusterSpec, holder: number): string[] {
 }
 
 /** The ports the control plane and the kubelet listen on (checked free before `up`). */
-export function clusterPorts(): number[] {
-  return [
-    ETCD_CLIENT_PORT,
-    ETCD_PEER_PORT,
-    ETCD_METRICS_PORT,
-    API_PORT,
-    CONTROLLER_MANAGER_PORT,
-    SCHEDULER_PORT,
-    KUBELET_PORT,
-    KUBELET_HEALTHZ_PORT,
-  ];
+export function clusterPorts(node: Pick<NodeIdentity, "ports">): number[] {
+  return [...Object.values(node.ports), KUBELET_PORT];
 }

@@ -15,13 +15,48 @@ import type { ClusterBinaries } from "./binaries.ts";
 import type { ClusterPaths } from "./paths.ts";
 import { certPath, keyPath, MIGRATOR_USER } from "./pki.ts";
 
-/** The API server's address (it listens on loopback only). */
-export const API_PORT = 6443;
-export const API_SERVER = `https://127.0.0.1:${API_PORT}`;
-
-/** Ports of the kubelet: its API (on the node address) and its health check (loopback). */
+/** The kubelet's API port, on the lab's own node address (so the same in every lab). */
 export const KUBELET_PORT = 10250;
-export const KUBELET_HEALTHZ_PORT = 10248;
+
+/**
+ * The loopback ports of a lab's cluster. Kubernetes' usual ones (6443, 2379-2381, 10257, 10259,
+ * 10248) would allow one cluster per machine; a block derived from the lab id lets several
+ * Kubernetes labs run side by side, as the switch ports do (lib/lab/naming.ts). Below Linux's
+ * ephemeral range (32768-), so no outgoing connection holds them.
+ */
+export interface ClusterPorts {
+  api: number;
+  etcdClient: number;
+  etcdPeer: number;
+  etcdMetrics: number;
+  controllerManager: number;
+  scheduler: number;
+  kubeletHealthz: number;
+}
+
+const CLUSTER_PORT_FLOOR = 30000;
+const CLUSTER_PORT_BLOCK = 8;
+const CLUSTER_PORT_BLOCKS = 340;
+
+/** The cluster ports of lab `labId` (pure). */
+export function clusterPortsOf(labId: string): ClusterPorts {
+  const base = CLUSTER_PORT_FLOOR +
+    (fnv1a(`k8s:${labId}`) % CLUSTER_PORT_BLOCKS) * CLUSTER_PORT_BLOCK;
+  return {
+    api: base,
+    etcdClient: base + 1,
+    etcdPeer: base + 2,
+    etcdMetrics: base + 3,
+    controllerManager: base + 4,
+    scheduler: base + 5,
+    kubeletHealthz: base + 6,
+  };
+}
+
+/** The API server's URL (it listens on loopback only). */
+export function apiServerUrl(node: Pick<NodeIdentity, "ports">): string {
+  return `https://127.0.0.1:${node.ports.api}`;
+}
 
 /** The pause image built FROM scratch into CRI-O's storage (see pause.ts). */
 export const PAUSE_IMAGE = "localhost/p4cf/pause:1";
@@ -48,6 +83,8 @@ export interface NodeIdentity {
   cgroupRoot: string;
   /** Namespace of the lab's pods. */
   namespace: string;
+  /** Loopback ports of its control plane and kubelet health check. */
+  ports: ClusterPorts;
 }
 
 /** FNV-1a: stable across runs and machines (as lib/lab/naming.ts uses it). */
@@ -66,6 +103,7 @@ export function nodeIdentity(labId: string): NodeIdentity {
     nodeIp: `10.254.${1 + (fnv1a(labId) % 254)}.1`,
     cgroupRoot: `/p4cf-${labId}`,
     namespace: `p4cf-${labId}`,
+    ports: clusterPortsOf(labId),
   };
 }
 
@@ -156,7 +194,7 @@ export function kubeletConfig(paths: ClusterPaths, node: NodeIdentity): string {
     port: KUBELET_PORT,
     readOnlyPort: 0,
     healthzBindAddress: "127.0.0.1",
-    healthzPort: KUBELET_HEALTHZ_PORT,
+    healthzPort: node.ports.kubeletHealthz,
     tlsCertFile: certPath(pki, "kubelet-serving"),
     tlsPrivateKeyFile: keyPath(pki, "kubelet-serving"),
     authentication: {
@@ -188,7 +226,8 @@ export function kubeletConfig(paths: ClusterPaths, node: NodeIdentity): string {
 }
 
 export interface KubeconfigOptions {
-  server?: string;
+  /** The API server's URL ({@link apiServerUrl}). */
+  server: string;
   caFile: string;
   user: string;
   certFile: string;
@@ -205,7 +244,7 @@ export function kubeconfig(o: KubeconfigOptions): string {
     kind: "Config",
     clusters: [{
       name,
-      cluster: { server: o.server ?? API_SERVER, "certificate-authority": o.caFile },
+      cluster: { server: o.server, "certificate-authority": o.caFile },
     }],
     users: [{ name: o.user, user: { "client-certificate": o.certFile, "client-key": o.keyFile } }],
     contexts: [{ name, context: { cluster: name, user: o.user } }],
@@ -218,6 +257,7 @@ export function kubeconfigs(paths: ClusterPaths, node: NodeIdentity): Map<string
   const pki = paths.pkiDir;
   const one = (user: string, stem: string) =>
     kubeconfig({
+      server: apiServerUrl(node),
       caFile: certPath(pki, "ca"),
       user,
       certFile: certPath(pki, stem),

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { API_SERVER, type NodeIdentity, PAUSE_IMAGE } from "./config.ts";
+import { apiServerUrl, type NodeIdentity, PAUSE_IMAGE } from "./config.ts";
 import { type ClusterPaths, clusterPaths, podmanStorageArgs } from "./paths.ts";
 
 /** What the lab needs to use its cluster. */
@@ -44,7 +44,7 @@ export function clusterInfo(paths: ClusterPaths, node: NodeIdentity): ClusterInf
   return {
     kubeconfig: paths.kubeconfigs.admin,
     migratorKubeconfig: paths.kubeconfigs.migrator,
-    apiServer: API_SERVER,
+    apiServer: apiServerUrl(node),
     nodeName: node.nodeName,
     nodeIp: node.nodeIp,
     crioSocket: paths.crioSocket,

@@ -14,6 +14,7 @@ import {
   kubeletConfig,
   manifest,
   namespaceObject,
+  type NodeIdentity,
   PAUSE_IMAGE,
   rbacObjects,
   SYSTEM_CNI_DIRS,
@@ -21,9 +22,37 @@ import {
 import type { ClusterPaths } from "./paths.ts";
 import { issueCertificates, pkiPlan } from "./pki.ts";
 
-/** Refuses before anything is created when a port of the cluster is taken. */
-export function checkPorts(): void {
-  for (const port of clusterPorts()) {
+/** A kubelet or CRI-O running on this machine (another lab's cluster, or the machine's own). */
+function runningNode(): string | undefined {
+  for (const e of Deno.readDirSync("/proc")) {
+    if (!/^\d+$/.test(e.name)) continue;
+    try {
+      const comm = Deno.readTextFileSync(`/proc/${e.name}/comm`).trim();
+      if (comm === "kubelet" || comm === "crio") return `${comm} (pid ${e.name})`;
+    } catch {
+      // Exited meanwhile.
+    }
+  }
+  return undefined;
+}
+
+/**
+ * Refuses before anything is created when another kubelet or CRI-O runs (the cluster changes
+ * machine-wide settings — sysctls, /etc/criu/runc.conf, /var/lib/kubelet — that two clusters
+ * would fight over) or a port of the cluster is taken.
+ */
+export function checkPorts(node: Pick<NodeIdentity, "ports">): void {
+  const other = runningNode();
+  if (other) {
+    throw new UserError(
+      `Cannot start the lab's Kubernetes cluster: ${other} already runs on this machine`,
+      {
+        hint: "one Kubernetes lab runs at a time (its cluster changes machine-wide settings): " +
+          "take the other lab down, or use that cluster with `lab up <lab> --kubeconfig <file>`",
+      },
+    );
+  }
+  for (const port of clusterPorts(node)) {
     const owners = portOwners(port);
     if (owners.length) {
       throw new UserError(
@@ -31,8 +60,8 @@ export function checkPorts(): void {
           owners.map(describeOwner).join(", ")
         }`,
         {
-          hint: "only one lab cluster runs at a time: take the other lab down " +
-            "(`deno task lab down <lab>`) or stop that process",
+          hint: "the lab's cluster ports are derived from its id: take down the lab holding " +
+            "them (`deno task lab down <lab>`), stop that process, or give the lab another id",
         },
       );
     }

@@ -23,18 +23,14 @@ import { findBinaries, kubernetesMissing } from "./binaries.ts";
 import {
   apiServerArgv,
   type ClusterSpec,
-  CONTROLLER_MANAGER_PORT,
   controllerManagerArgv,
   crioArgv,
-  ETCD_CLIENT_PORT,
   etcdArgv,
   kubeletArgv,
   nodeNamespaceArgv,
-  SCHEDULER_PORT,
   schedulerArgv,
 } from "./components.ts";
 import {
-  KUBELET_HEALTHZ_PORT,
   type KubeObject,
   namespaceObject,
   type NodeIdentity,
@@ -148,7 +144,7 @@ export async function clusterUp(
     await clusterDown(runDir, { shell, progress });
     done();
   }
-  checkPorts();
+  checkPorts(node);
   const spec: ClusterSpec = {
     paths,
     binaries,
@@ -189,7 +185,7 @@ export async function clusterUp(
   const etcd = await start("etcd", etcdArgv(spec));
   {
     using api = await tlsClient(
-      `https://127.0.0.1:${ETCD_CLIENT_PORT}`,
+      `https://127.0.0.1:${node.ports.etcdClient}`,
       paths.pkiDir,
       "etcd-ca",
       "apiserver-etcd-client",
@@ -227,8 +223,8 @@ export async function clusterUp(
   const kubelet = await start("kubelet", kubeletArgv(spec, holder), commOf(binaries.kubelet));
   for (
     const [name, pid, port] of [
-      ["kube-controller-manager", cm, CONTROLLER_MANAGER_PORT],
-      ["kube-scheduler", sched, SCHEDULER_PORT],
+      ["kube-controller-manager", cm, node.ports.controllerManager],
+      ["kube-scheduler", sched, node.ports.scheduler],
     ] as const
   ) {
     using api = await tlsClient(`https://127.0.0.1:${port}`, paths.pkiDir, "ca", "admin");
@@ -236,7 +232,7 @@ export async function clusterUp(
       timeoutMs: 30_000 * scale,
     });
   }
-  await waitHealthy(paths, "kubelet", kubelet, () => plainHealthz(KUBELET_HEALTHZ_PORT), {
+  await waitHealthy(paths, "kubelet", kubelet, () => plainHealthz(node.ports.kubeletHealthz), {
     timeoutMs: 30_000 * scale,
   });
   done();

@@ -4,23 +4,18 @@
  * snapshot of the machine state a cluster may change, to prove `down` put everything back.
  */
 import { kubernetesMissing } from "../../../lib/kubernetes/cluster/binaries.ts";
-import { clusterPorts } from "../../../lib/kubernetes/cluster/components.ts";
 import { nodeIdentity } from "../../../lib/kubernetes/cluster/config.ts";
 import { clusterPaths } from "../../../lib/kubernetes/cluster/paths.ts";
 import { HARDWIRED_DIRS, readSysctls } from "../../../lib/kubernetes/cluster/host.ts";
-import { describeOwner, portOwners } from "../../../lib/net/port_owner.ts";
 import type { Lab } from "../../../lib/lab/types.ts";
 import { output } from "../../topology/_lab.ts";
 
-/** Why a cluster cannot be brought up here now, or undefined. */
+/**
+ * Why a cluster cannot be brought up here, or undefined. (Its ports are the lab's own, derived
+ * from the test lab's random id: another cluster running beside it does not matter.)
+ */
 export function clusterSkipReason(): string | undefined {
-  const missing = kubernetesMissing();
-  if (missing) return missing;
-  for (const port of clusterPorts()) {
-    const owners = portOwners(port);
-    if (owners.length) return `port ${port} is taken by ${describeOwner(owners[0])}`;
-  }
-  return undefined;
+  return kubernetesMissing();
 }
 
 /** Deno.test that runs only when a cluster can come up, else is ignored with a printed reason. */

@@ -43,10 +43,10 @@ Deno.test("etcd listens on loopback only (clients with TLS and client certificat
 Deno.test("API server: bound to 127.0.0.1, advertises and reaches the kubelet at the node address", () => {
   const argv = apiServerArgv(spec);
   assert.equal(flag(argv, "--bind-address"), "127.0.0.1");
-  assert.equal(flag(argv, "--secure-port"), "6443");
+  assert.equal(flag(argv, "--secure-port"), String(spec.node.ports.api));
   assert.equal(flag(argv, "--advertise-address"), spec.node.nodeIp);
   assert.equal(flag(argv, "--kubelet-preferred-address-types"), "InternalIP");
-  assert.equal(flag(argv, "--etcd-servers"), "https://127.0.0.1:2379");
+  assert.equal(flag(argv, "--etcd-servers"), `https://127.0.0.1:${spec.node.ports.etcdClient}`);
   assert.equal(flag(argv, "--authorization-mode"), "Node,RBAC");
   assert.ok(argv.includes("--anonymous-auth=false"));
 });
@@ -100,10 +100,15 @@ Deno.test("CRI-O and the kubelet run in the node namespace, on their own configu
   assert.equal(flag(kubelet, "--root-dir"), spec.paths.kubeletDir);
 });
 
-Deno.test("the cluster's ports are the usual ones, each once", () => {
-  const ports = clusterPorts();
+Deno.test("a cluster's ports are a block of the lab's own below the ephemeral range, each once", () => {
+  const ports = clusterPorts(spec.node);
   assert.equal(new Set(ports).size, ports.length);
-  for (const p of [2379, 2380, 6443, 10250, 10257, 10259]) assert.ok(ports.includes(p));
+  assert.ok(ports.includes(10250), "the kubelet's API port, on the lab's own node address");
+  for (const p of ports.filter((p) => p !== 10250)) assert.ok(p >= 30000 && p < 32768, `${p}`);
+  // Two labs' clusters can run side by side (the shipped lab and test labs' ids).
+  const a = clusterPorts(nodeIdentity("k8s")).filter((p) => p !== 10250);
+  const b = clusterPorts(nodeIdentity("t1a2b")).filter((p) => p !== 10250);
+  assert.ok(!a.some((p) => b.includes(p)));
 });
 
 Deno.test("the shell scripts parse (bash -n)", async () => {

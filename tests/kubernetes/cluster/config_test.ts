@@ -27,7 +27,7 @@ function tomlValue(text: string, key: string): string | undefined {
 
 Deno.test("node identity: names with the lab's prefix, a 10.254.x.1 address stable per id", () => {
   assert.deepEqual(
-    { ...node, nodeIp: "" },
+    { ...node, nodeIp: "", ports: undefined },
     {
       labId: "k8s",
       nodeName: "k8s-node",
@@ -35,6 +35,7 @@ Deno.test("node identity: names with the lab's prefix, a 10.254.x.1 address stab
       nodeIp: "",
       cgroupRoot: "/p4cf-k8s",
       namespace: "p4cf-k8s",
+      ports: undefined,
     },
   );
   assert.match(node.nodeIp, /^10\.254\.(\d+)\.1$/);
@@ -124,7 +125,7 @@ Deno.test("kubeconfigs: loopback API server, the cluster CA, one certificate eac
   const all = kubeconfigs(paths, node);
   assert.deepEqual([...all.keys()].sort(), Object.values(paths.kubeconfigs).sort());
   const m = parse(all.get(paths.kubeconfigs.migrator)!);
-  assert.equal(m.clusters[0].cluster.server, "https://127.0.0.1:6443");
+  assert.equal(m.clusters[0].cluster.server, `https://127.0.0.1:${node.ports.api}`);
   assert.equal(m.clusters[0].cluster["certificate-authority"], `${paths.pkiDir}/ca.crt`);
   assert.equal(m.users[0].name, MIGRATOR_USER);
   assert.equal(m.users[0].user["client-certificate"], `${paths.pkiDir}/migrator.crt`);
