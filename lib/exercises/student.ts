@@ -16,6 +16,7 @@
  *
  * @module
  */
+import { fnv1a } from "../hash.ts";
 import { UserError } from "../errors.ts";
 import { ensurePrivateDir } from "../lab/paths.ts";
 import type { Exercise } from "./catalog.ts";
@@ -72,9 +73,7 @@ export function studentSlug(key: string): string {
 
 /** FNV-1a of the key: where the search for a free seat starts. */
 export function preferredSeat(key: string): number {
-  let h = 0x811c9dc5;
-  for (const c of new TextEncoder().encode(key)) h = Math.imul(h ^ c, 0x01000193) >>> 0;
-  return h % SEAT_COUNT;
+  return fnv1a(key) % SEAT_COUNT;
 }
 
 /** The ten switch ports of a seat. */

@@ -8,6 +8,7 @@
  *
  * @module
  */
+import { fnv1a } from "../hash.ts";
 import { formatIpv4, formatMac, prefixMask } from "../net/addr.ts";
 
 /** Podman label put on every pod and container of a lab; the value is the lab's name. */
@@ -47,10 +48,7 @@ const SWITCH_PORT_BLOCKS = 780;
  * connection holds them.
  */
 export function defaultSwitchPorts(labId: string, index: number): { grpc: number; thrift: number } {
-  // FNV-1a: small, stable across runs and machines.
-  let h = 0x811c9dc5;
-  for (const c of new TextEncoder().encode(labId)) h = Math.imul(h ^ c, 0x01000193) >>> 0;
-  const base = SWITCH_PORT_FLOOR + (h % SWITCH_PORT_BLOCKS) * SWITCH_PORT_BLOCK;
+  const base = SWITCH_PORT_FLOOR + (fnv1a(labId) % SWITCH_PORT_BLOCKS) * SWITCH_PORT_BLOCK;
   const offset = (2 * index) % SWITCH_PORT_BLOCK;
   return { grpc: base + offset, thrift: base + offset + 1 };
 }

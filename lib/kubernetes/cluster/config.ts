@@ -10,6 +10,7 @@
  *
  * @module
  */
+import { fnv1a } from "../../hash.ts";
 import { stringify } from "yaml";
 import type { ClusterBinaries } from "./binaries.ts";
 import type { ClusterPaths } from "./paths.ts";
@@ -85,13 +86,6 @@ export interface NodeIdentity {
   namespace: string;
   /** Loopback ports of its control plane and kubelet health check. */
   ports: ClusterPorts;
-}
-
-/** FNV-1a: stable across runs and machines (as lib/lab/naming.ts uses it). */
-function fnv1a(text: string): number {
-  let h = 0x811c9dc5;
-  for (const c of new TextEncoder().encode(text)) h = Math.imul(h ^ c, 0x01000193) >>> 0;
-  return h;
 }
 
 /** The node identity of a lab: names with the lab's prefix, an address derived from its id. */

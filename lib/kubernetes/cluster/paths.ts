@@ -10,6 +10,7 @@
  *
  * @module
  */
+import { fnv1a } from "../../hash.ts";
 
 /** The cluster's components, each a detached process with a pid file and a log. */
 export const COMPONENTS = [
@@ -95,19 +96,12 @@ export interface ClusterPaths {
 /** Parent of the clusters' short directories (beside the lab registry's `labs/`). */
 export const SHORT_ROOT = "/run/p4containerflow";
 
-/** FNV-1a of a string as 8 hex digits. */
-function fnv1aHex(text: string): string {
-  let h = 0x811c9dc5;
-  for (const c of new TextEncoder().encode(text)) h = Math.imul(h ^ c, 0x01000193) >>> 0;
-  return h.toString(16).padStart(8, "0");
-}
-
 /** Every path of the cluster of the lab whose run directory is `runDir`. */
 export function clusterPaths(runDir: string): ClusterPaths {
   const dir = runDir.replace(/\/+$/, "");
   const root = `${dir}/k8s`;
   const crio = `${root}/crio`;
-  const shortDir = `${SHORT_ROOT}/k8s-${fnv1aHex(dir)}`;
+  const shortDir = `${SHORT_ROOT}/k8s-${fnv1a(dir).toString(16).padStart(8, "0")}`;
   return {
     root,
     pkiDir: `${root}/pki`,
