@@ -18,7 +18,8 @@ import type { ClusterAccess } from "./access.ts";
 import { KubeApi, type Pod, podReady } from "./api.ts";
 import { readAllocations } from "./cni/state.ts";
 import type { Allocations } from "./cni/allocate.ts";
-import { labNamespace, WORKLOAD_LABEL } from "./workloads.ts";
+import { labNamespace } from "./namespace.ts";
+import { WORKLOAD_LABEL } from "./workloads.ts";
 
 /** What the controller offers the follower (a {@link Controller} in the same process). */
 export interface BackendTarget {

@@ -9,11 +9,7 @@
  */
 import type { Lab, Workload } from "../lab/types.ts";
 import { workloadImageSpec } from "../workloads/start.ts";
-
-/** Namespace of a lab's objects. */
-export function labNamespace(lab: Pick<Lab, "id">): string {
-  return `p4cf-${lab.id}`;
-}
+import { labNamespace } from "./namespace.ts";
 
 /** Label naming the workload on every pod of it (the Deployment's selector). */
 export const WORKLOAD_LABEL = "p4cf.workload";
@@ -93,13 +89,4 @@ export function workloadObjectPath(lab: Lab, w: Workload): string {
   return w.role === "client"
     ? `/api/v1/namespaces/${ns}/pods/${w.name}`
     : `/apis/apps/v1/namespaces/${ns}/deployments/${w.name}`;
-}
-
-/** The namespace object of a lab. */
-export function namespaceObject(lab: Lab): Record<string, unknown> {
-  return {
-    apiVersion: "v1",
-    kind: "Namespace",
-    metadata: { name: labNamespace(lab), labels: { [LAB_OBJECT_LABEL]: lab.name } },
-  };
 }

@@ -28,7 +28,7 @@ import { PodDriver } from "./pod_driver.ts";
 import { type ClusterAccess, podLogFile, requireAccess } from "../kubernetes/access.ts";
 import { KubeApi } from "../kubernetes/api.ts";
 import { readAllocations, readReservations } from "../kubernetes/cni/state.ts";
-import { labNamespace } from "../kubernetes/workloads.ts";
+import { labNamespace } from "../kubernetes/namespace.ts";
 import type { Workload } from "../lab/types.ts";
 import { type MigrationDriver, type MigrationResult, runMigration } from "./run.ts";
 import { type ClientVerdict, clientVerdict } from "./client_verdict.ts";

@@ -1,8 +1,8 @@
 // deno-lint-ignore-file no-explicit-any -- manifests are checked field by field
 import assert from "node:assert/strict";
+import { labNamespace } from "../../lib/kubernetes/namespace.ts";
 import { loadLab } from "../../lib/lab/load.ts";
 import {
-  labNamespace,
   podCommand,
   WORKLOAD_LABEL,
   workloadObject,

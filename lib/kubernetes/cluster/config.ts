@@ -11,6 +11,7 @@
  * @module
  */
 import { fnv1a } from "../../hash.ts";
+import { labNamespace, MANAGED_BY_LABELS } from "../namespace.ts";
 import { stringify } from "yaml";
 import type { ClusterBinaries } from "./binaries.ts";
 import type { ClusterPaths } from "./paths.ts";
@@ -96,7 +97,7 @@ export function nodeIdentity(labId: string): NodeIdentity {
     device: `${labId}-node`,
     nodeIp: `10.254.${1 + (fnv1a(labId) % 254)}.1`,
     cgroupRoot: `/p4cf-${labId}`,
-    namespace: `p4cf-${labId}`,
+    namespace: labNamespace({ id: labId }),
     ports: clusterPortsOf(labId),
   };
 }
@@ -275,7 +276,7 @@ export interface KubeObject {
   [field: string]: unknown;
 }
 
-const LABELS = { "app.kubernetes.io/managed-by": "p4containerflow" };
+const LABELS = MANAGED_BY_LABELS;
 
 /**
  * The migrator's RBAC: a ClusterRole allowing only `create`/`get` on `nodes/proxy` (the
@@ -298,11 +299,6 @@ export function rbacObjects(): KubeObject[] {
       subjects: [{ apiGroup: "rbac.authorization.k8s.io", kind: "User", name: MIGRATOR_USER }],
     },
   ];
-}
-
-/** The lab's namespace. */
-export function namespaceObject(name: string): KubeObject {
-  return { apiVersion: "v1", kind: "Namespace", metadata: { name, labels: LABELS } };
 }
 
 /** Objects as one multi-document YAML manifest (what `kubectl apply -f` takes). */

@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { namespaceObject } from "../namespace.ts";
 import { UserError } from "../../errors.ts";
 import { describeOwner, portOwners } from "../../net/port_owner.ts";
 import type { Shell } from "../../shell.ts";
@@ -13,7 +14,6 @@ import {
   kubeconfigs,
   kubeletConfig,
   manifest,
-  namespaceObject,
   type NodeIdentity,
   PAUSE_IMAGE,
   rbacObjects,

@@ -12,6 +12,7 @@
  *
  * @module
  */
+import { namespaceObject } from "../namespace.ts";
 import { MissingCapabilityError } from "../../errors.ts";
 import { runDirOf } from "../../lab/paths.ts";
 import type { Lab } from "../../lab/types.ts";
@@ -32,7 +33,6 @@ import {
 } from "./components.ts";
 import {
   type KubeObject,
-  namespaceObject,
   type NodeIdentity,
   nodeIdentity,
   objectPath,

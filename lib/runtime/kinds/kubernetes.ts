@@ -26,12 +26,11 @@ import { readAllocations } from "../../kubernetes/cni/state.ts";
 import type { Allocations } from "../../kubernetes/cni/allocate.ts";
 import { installCniPlugin } from "../../kubernetes/cni/install.ts";
 import {
-  labNamespace,
-  namespaceObject,
   workloadObject,
   workloadObjectPath,
   workloadSelector,
 } from "../../kubernetes/workloads.ts";
+import { labNamespace, namespaceObject } from "../../kubernetes/namespace.ts";
 import { readState } from "../../topology/state.ts";
 import { buildHostImage } from "../../topology/host_image.ts";
 import { down } from "../../topology/teardown.ts";
@@ -149,7 +148,7 @@ export const kubernetesKind: RuntimeKind = {
     const runDir = runDirOf(lab);
     const access = await requireAccess(lab);
     using api = await KubeApi.fromKubeconfig(access.kubeconfig);
-    await ensureObject(api, "/api/v1/namespaces", namespaceObject(lab));
+    await ensureObject(api, "/api/v1/namespaces", namespaceObject(labNamespace(lab)));
     const paths = await buildWorkloads({ shell: ctx.shell });
     // Servers first, so clients find them.
     const ordered = [...lab.workloads].sort((a, b) =>

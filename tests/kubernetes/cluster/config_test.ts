@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { namespaceObject } from "../../../lib/kubernetes/namespace.ts";
 import { parse, parseAllDocuments } from "yaml";
 import {
   crioConf,
@@ -6,7 +7,6 @@ import {
   kubeletConfig,
   manifest,
   MIGRATOR_ROLE,
-  namespaceObject,
   nodeIdentity,
   objectPath,
   PAUSE_IMAGE,

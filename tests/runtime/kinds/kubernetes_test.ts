@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import { ControllerApi } from "../../../lib/controller/api_client.ts";
 import { requireAccess } from "../../../lib/kubernetes/access.ts";
 import { KubeApi } from "../../../lib/kubernetes/api.ts";
-import { labNamespace } from "../../../lib/kubernetes/workloads.ts";
+import { labNamespace } from "../../../lib/kubernetes/namespace.ts";
 import { controllerSwitchUpdate, migrateWorkload } from "../../../lib/migrate/lab_migration.ts";
 import { PodDriver } from "../../../lib/migrate/pod_driver.ts";
 import { runMigration } from "../../../lib/migrate/run.ts";
