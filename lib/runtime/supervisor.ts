@@ -17,12 +17,13 @@ import { migrateLockPath, runDirOf } from "../lab/paths.ts";
 import type { Lab, Switch } from "../lab/types.ts";
 import { lockOwner } from "../pid_lock.ts";
 import { type Progress, silentProgress } from "../progress.ts";
-import { defaultShell, type Shell, signalProcess, spawnDetached } from "../shell.ts";
+import { defaultShell, type Shell, spawnDetached } from "../shell.ts";
 import { restartSwitch } from "../topology/apply.ts";
 import { livePid } from "../topology/objects.ts";
 import { switchPidFile } from "../topology/plan.ts";
 import { readState } from "../topology/state.ts";
 import { switchStarter } from "../topology/switch_start.ts";
+import { killPids } from "../topology/teardown.ts";
 
 /** What the supervisor sees in one look. */
 export interface LabHealth {
@@ -94,17 +95,6 @@ export async function labHealth(lab: Lab, shell: Shell = defaultShell): Promise<
   };
 }
 
-async function stopController(runDir: string): Promise<void> {
-  const pid = livePid(controllerFiles(runDir).pidFile, "deno");
-  if (!pid) return;
-  signalProcess(pid, "SIGTERM");
-  const deadline = Date.now() + 3000;
-  while (livePid(controllerFiles(runDir).pidFile, "deno") && Date.now() < deadline) {
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  signalProcess(pid, "SIGKILL");
-}
-
 /** Applies one round of actions; returns false once the supervisor should stop. */
 export async function superviseOnce(
   lab: Lab,
@@ -134,7 +124,9 @@ export async function superviseOnce(
       }
       case "restart-controller":
         progress.warn("restarting the controller (it programs the switches from its state)");
-        await stopController(runDir);
+        // A controller still running holds sessions to the old switch: it goes first.
+        const old = livePid(controllerFiles(runDir).pidFile, "deno");
+        if (old) await killPids(shell, [old], 3000);
         // Recorded already by `lab up`: the same pid file.
         await ensureController(lab, shell, progress, () => Promise.resolve());
         break;

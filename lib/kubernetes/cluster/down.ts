@@ -18,6 +18,7 @@ import { defaultShell, type Shell } from "../../shell.ts";
 import { findProgram } from "./binaries.ts";
 import { type NodeIdentity, nodeIdentity } from "./config.ts";
 import { removeCreated, restoreSysctls } from "./host.ts";
+import { runningNodeProcess } from "./prepare.ts";
 import { type ClusterPaths, clusterPaths, type Component } from "./paths.ts";
 import { type ComponentProcess, processPid, readProcesses } from "./processes.ts";
 
@@ -334,14 +335,5 @@ export async function clusterDown(
 /** True when a kubelet or CRI-O that is not this cluster's runs (its files may be in /var). */
 function otherKubeletRunning(ours: ComponentProcess[]): boolean {
   const mine = new Set(ours.map(processPid).filter((p) => p !== undefined));
-  for (const e of Deno.readDirSync("/proc")) {
-    if (!/^\d+$/.test(e.name) || mine.has(Number(e.name))) continue;
-    try {
-      const comm = Deno.readTextFileSync(`/proc/${e.name}/comm`).trim();
-      if (comm === "kubelet" || comm === "crio") return true;
-    } catch {
-      // Exited meanwhile.
-    }
-  }
-  return false;
+  return runningNodeProcess(mine) !== undefined;
 }

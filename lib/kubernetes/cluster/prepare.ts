@@ -22,10 +22,13 @@ import {
 import type { ClusterPaths } from "./paths.ts";
 import { issueCertificates, pkiPlan } from "./pki.ts";
 
-/** A kubelet or CRI-O running on this machine (another lab's cluster, or the machine's own). */
-function runningNode(): string | undefined {
+/**
+ * A kubelet or CRI-O running on this machine other than the pids in `except` (another lab's
+ * cluster, or the machine's own), described, or undefined.
+ */
+export function runningNodeProcess(except: ReadonlySet<number> = new Set()): string | undefined {
   for (const e of Deno.readDirSync("/proc")) {
-    if (!/^\d+$/.test(e.name)) continue;
+    if (!/^\d+$/.test(e.name) || except.has(Number(e.name))) continue;
     try {
       const comm = Deno.readTextFileSync(`/proc/${e.name}/comm`).trim();
       if (comm === "kubelet" || comm === "crio") return `${comm} (pid ${e.name})`;
@@ -42,7 +45,7 @@ function runningNode(): string | undefined {
  * would fight over) or a port of the cluster is taken.
  */
 export function checkPorts(node: Pick<NodeIdentity, "ports">): void {
-  const other = runningNode();
+  const other = runningNodeProcess();
   if (other) {
     throw new UserError(
       `Cannot start the lab's Kubernetes cluster: ${other} already runs on this machine`,
