@@ -122,7 +122,7 @@ export async function superviseOnce(
         });
         break;
       }
-      case "restart-controller":
+      case "restart-controller": {
         progress.warn("restarting the controller (it programs the switches from its state)");
         // A controller still running holds sessions to the old switch: it goes first.
         const old = livePid(controllerFiles(runDir).pidFile, "deno");
@@ -130,6 +130,7 @@ export async function superviseOnce(
         // Recorded already by `lab up`: the same pid file.
         await ensureController(lab, shell, progress, () => Promise.resolve());
         break;
+      }
     }
   }
   return true;
