@@ -27,18 +27,22 @@ export function listeningInodes(table: string, port: number): string[] {
   return inodes;
 }
 
+/** Inodes of the sockets listening on TCP `port` in this network namespace (IPv4 and IPv6). */
+function portInodes(port: number): string[] {
+  const inodes: string[] = [];
+  for (const table of ["/proc/net/tcp", "/proc/net/tcp6"]) {
+    try {
+      inodes.push(...listeningInodes(Deno.readTextFileSync(table), port));
+    } catch {
+      // No such table (IPv6 disabled).
+    }
+  }
+  return inodes;
+}
+
 /** The processes listening on TCP `port` in this network namespace (any address). */
 export function portOwners(port: number): PortOwner[] {
-  const inodes = new Set<string>();
-  for (const table of ["/proc/net/tcp", "/proc/net/tcp6"]) {
-    let text = "";
-    try {
-      text = Deno.readTextFileSync(table);
-    } catch {
-      continue;
-    }
-    for (const inode of listeningInodes(text, port)) inodes.add(`socket:[${inode}]`);
-  }
+  const inodes = new Set(portInodes(port).map((inode) => `socket:[${inode}]`));
   if (!inodes.size) return [];
   const owners: PortOwner[] = [];
   for (const entry of Deno.readDirSync("/proc")) {
@@ -75,12 +79,5 @@ export function describeOwner(owner: PortOwner): string {
 
 /** True when something listens on TCP `port` (any address), per /proc/net. */
 export function portInUse(port: number): boolean {
-  for (const table of ["/proc/net/tcp", "/proc/net/tcp6"]) {
-    try {
-      if (listeningInodes(Deno.readTextFileSync(table), port).length) return true;
-    } catch {
-      // No such table (IPv6 disabled).
-    }
-  }
-  return false;
+  return portInodes(port).length > 0;
 }
