@@ -16,6 +16,11 @@
 #     /etc/apt/sources.list.d/p4containerflow-criu-src.list while it builds (removed afterwards,
 #     with another apt-get update), CRIU's build dependencies, /usr/local/sbin/criu
 #   - with P4CF_P4_SOURCE=obs: /etc/apt/sources.list.d/p4lang.list, /etc/apt/keyrings/p4lang.asc
+#   - with P4CF_KUBERNETES_SOURCE=apt: Kubernetes' and CRI-O's apt sources and keys
+#     (/etc/apt/sources.list.d/p4containerflow-{kubernetes,cri-o}.list, /etc/apt/keyrings/), their
+#     packages, the control plane's binaries in /usr/local/lib/p4containerflow (linked from
+#     /usr/local/bin), the packages' kubelet and crio services disabled
+#     (lab/provision/install-kubernetes-apt.sh says how and why)
 #   - /var/lib/p4containerflow: the CRIU self-check stamp and the manifest
 #   - systemd hosts only: redis-server's always-on service disabled (labs start their own)
 #
@@ -29,6 +34,9 @@
 #   P4CF_P4_SOURCE=obs|skip   install BMv2/p4c from p4lang's OBS repository (default: obs inside
 #                             the Vagrant VM, skip elsewhere unless already installed)
 #   P4CF_OBS_URL=...          base URL of that repository, if you use a mirror of it
+#   P4CF_KUBERNETES_SOURCE=apt|skip   install Kubernetes and CRI-O from their apt repositories
+#                             (default skip; the Vagrantfile sets apt). A source that cannot be
+#                             reached is reported at the end and skipped, as is p4lang's.
 #   P4CF_BMV2, P4CF_P4C       a BMv2 (simple_switch_grpc) or p4c installed elsewhere: counts as
 #                             installed (the project uses it; see `deno task doctor`)
 set -euo pipefail
@@ -57,10 +65,15 @@ case "${1:-}" in
 esac
 
 [ "$(id -u)" -eq 0 ] || die "run it as root: bash lab/provision.sh${1:+ $1}"
+case "${P4CF_KUBERNETES_SOURCE:-skip}" in
+  apt|skip) ;;
+  *) die "P4CF_KUBERNETES_SOURCE=$P4CF_KUBERNETES_SOURCE: use apt or skip" ;;
+esac
 export DEBIAN_FRONTEND=noninteractive
 
-# What this run changed, printed at the end.
+# What this run changed, printed at the end, and what it could not install (it goes on without).
 changes=()
+not_installed=()
 changed() { changes+=("$*"); }
 # The manifest: one "kind value" per line (file, package, npm), read by --undo.
 record() {
@@ -82,6 +95,12 @@ if [ "$mode" = undo ]; then
   if [ -f "$p4lang_list" ] && grep -qF "signed-by=$p4lang_key" "$p4lang_list"; then
     remove "$p4lang_list"; remove "$p4lang_key"; sources_changed=1
   fi
+  # Kubernetes' and CRI-O's sources (P4CF_KUBERNETES_SOURCE=apt); their keys and the control
+  # plane's binaries are recorded files, removed below.
+  for f in /etc/apt/sources.list.d/p4containerflow-kubernetes.list \
+    /etc/apt/sources.list.d/p4containerflow-cri-o.list; do
+    if [ -f "$f" ]; then remove "$f"; sources_changed=1; fi
+  done
   packages=$(awk '$1 == "package" {print $2}' "$manifest" 2>/dev/null | tr '\n' ' ' || true)
   npm_packages=$(awk '$1 == "npm" {print $2}' "$manifest" 2>/dev/null | tr '\n' ' ' || true)
   # Files it recorded (the CRIU it built); anything else it made lives under these two.
@@ -153,7 +172,7 @@ version_ge() { [ "$(printf '%s\n%s\n' "$2" "$1" | sort -V | head -1)" = "$2" ]; 
 step "System packages"
 apt_install ca-certificates iproute2 ethtool nftables iptables tcpdump procps psmisc util-linux \
   gcc libc6-dev make podman runc catatonit uidmap conmon containernetworking-plugins redis-server \
-  redis-tools git dpkg-dev
+  redis-tools git dpkg-dev python3-grpcio python3-grpc-tools
 info "ok"
 
 # Redis is a lab workload, started per lab; the distribution's always-on service is not wanted.
@@ -313,13 +332,23 @@ else
   if [ "$p4_source" = obs ]; then
     had_list=$([ -f "$p4lang_list" ] && echo 1 || echo 0)
     before=$(missing_packages p4lang-p4c p4lang-bmv2)
-    bash "$here/lab/provision/install-p4-obs.sh"
-    record file "$p4lang_list"
-    record file "$p4lang_key"
-    [ "$had_list" = 0 ] && changed "added p4lang's apt repository ($p4lang_list, key $p4lang_key)"
-    if [ -n "$before" ]; then
-      for p in $before; do record package "$p"; done
-      changed "installed apt packages: $(echo $before)"
+    if bash "$here/lab/provision/install-p4-obs.sh"; then
+      record file "$p4lang_list"
+      record file "$p4lang_key"
+      [ "$had_list" = 0 ] && changed "added p4lang's apt repository ($p4lang_list, key $p4lang_key)"
+      if [ -n "$before" ]; then
+        for p in $before; do record package "$p"; done
+        changed "installed apt packages: $(echo $before)"
+      fi
+    else
+      # Unreachable (offline machines, a VM behind a proxy): everything else still works, and
+      # the tests that need BMv2 are skipped with the reason. A source line it added must not
+      # stay: every later apt-get update would fail on it.
+      if [ "$had_list" = 0 ] && [ -f "$p4lang_list" ]; then
+        rm -f "$p4lang_list" "$p4lang_key"
+        apt-get update -qq -o DPkg::Lock::Timeout=300 || true
+      fi
+      not_installed+=("BMv2 and p4c: p4lang's packages could not be installed (see above)")
     fi
   else
     info "Without BMv2 the switch tier of the tests is skipped and the demo and labs cannot run;"
@@ -331,7 +360,40 @@ else
   fi
 fi
 
+# --- Kubernetes and CRI-O (for the kubernetes lab) -------------------------------------------------
+kubernetes_source=${P4CF_KUBERNETES_SOURCE:-skip}
+case "$kubernetes_source" in
+  apt)
+    step "Kubernetes and CRI-O from their apt repositories"
+    # Same protocol as build-criu.sh, plus "file: …", "unreachable: …" and "missing: …" lines.
+    k8s_status=1
+    while IFS= read -r line; do
+      case "$line" in
+        "changed: "*) changed "${line#changed: }" ;;
+        "package: "*) record package "${line#package: }" ;;
+        "file: "*) record file "${line#file: }" ;;
+        "unreachable: "*) info "not reachable from here: ${line#unreachable: }"
+          not_installed+=("Kubernetes: ${line#unreachable: } not reachable") ;;
+        "missing: "*) not_installed+=("Kubernetes: ${line#missing: } not installed") ;;
+        "exit: "*) k8s_status=${line#exit: } ;;
+        *) printf '%s\n' "$line" ;;
+      esac
+    done < <(bash "$here/lab/provision/install-kubernetes-apt.sh" 2>&1; echo "exit: $?")
+    case "$k8s_status" in
+      0) ;;
+      3|4) info "the kubernetes lab and the Kubernetes tier of the tests need what is missing; they" \
+             "say so and are skipped" ;;
+      *) not_installed+=("Kubernetes: install-kubernetes-apt.sh failed (exit $k8s_status, see above)") ;;
+    esac
+    ;;
+  *) ;; # skip (checked at the start)
+esac
+
 step "Done"
+if [ ${#not_installed[@]} -gt 0 ]; then
+  info "Not installed (the rest works without; the tests that need them are skipped):"
+  for c in "${not_installed[@]}"; do info "  - $c"; done
+fi
 if [ ${#changes[@]} -eq 0 ]; then
   info "Nothing changed: this machine was already provisioned."
 else

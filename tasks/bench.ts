@@ -9,16 +9,28 @@ import { benchLabUpDown, benchMigrations } from "../lib/bench/labs.ts";
 import { benchControllerMigrate, benchSwitchP4Runtime } from "../lib/bench/switch.ts";
 import { type Capability, probeCapability } from "../lib/capabilities.ts";
 import { benchPreDump } from "../lib/bench/predump.ts";
+import { benchLoad } from "../lib/bench/load.ts";
 import { MissingCapabilityError } from "../lib/errors.ts";
 import { type LatencyStats, latencyStats } from "../lib/p4runtime/bench.ts";
 import { formatTable } from "../lib/table.ts";
-import { benchArgsProblem } from "./commands.ts";
+import { type PeerBench, peerHeader, peerPanels, peerRows } from "../lib/bench/peers.ts";
+import { benchP4RuntimePeers } from "../lib/bench/peers_p4runtime.ts";
+import { benchContainerPeers } from "../lib/bench/peers_container.ts";
+import { barChartSvg } from "../lib/report/bars.ts";
+import {
+  benchMachines,
+  MACHINES_HEADER,
+  machinesRows,
+  machinesSvg,
+} from "../lib/bench/machines.ts";
+import { describeShaping } from "../lib/machines/apply.ts";
+import { BENCH_SECTIONS, benchArgsProblem } from "./commands.ts";
 
 // --help, or an unknown option or section (with a did-you-mean), before anything runs.
 const argsProblem = benchArgsProblem(Deno.args);
 if (argsProblem !== undefined) Deno.exit(argsProblem);
 
-const SECTIONS = ["p4runtime", "controller", "lab", "migration", "predump"] as const;
+const SECTIONS = BENCH_SECTIONS;
 type Section = typeof SECTIONS[number];
 const NEEDS: Record<Section, Capability[]> = {
   p4runtime: ["root", "bmv2"],
@@ -26,6 +38,10 @@ const NEEDS: Record<Section, Capability[]> = {
   lab: ["root", "bmv2", "netns", "podman"],
   migration: ["root", "bmv2", "netns", "criu", "podman"],
   predump: ["root", "netns", "criu"],
+  load: ["root", "bmv2", "netns", "criu"],
+  // Each peer bench checks its own needs and is skipped with the reason.
+  peers: [],
+  machines: ["root", "bmv2", "netns", "criu"],
 };
 
 const wanted = (Deno.args.length ? Deno.args : SECTIONS) as Section[];
@@ -122,6 +138,29 @@ if (wanted.includes("migration")) {
   results.migration = all;
 }
 
+if (wanted.includes("load")) {
+  const connections = Number(Deno.env.get("P4CF_LOAD_CONNECTIONS") ?? 1000);
+  console.log(
+    `\n== load: ${connections} connections, one request each every 300 ms, through a process ` +
+      "migration there and back, with each lock",
+  );
+  const r = await benchLoad({ connections });
+  results.load = r;
+  console.log(formatTable(
+    ["lock", "to", "kept", "frozen ms", "median ms", "p90 ms", "worst ms", "worst/median"],
+    r.migrations.map((m) => [
+      m.lock === "ports" ? "ports, refused (ICMP)" : "ports, dropped",
+      m.to,
+      `${m.kept}/${m.connections}`,
+      f(m.frozenMs, 0),
+      f(m.medianMs, 0),
+      f(m.p90Ms, 0),
+      f(m.worstMs, 0),
+      `${f(m.worstOverMedian, 2)}${m.lock === "ports" ? " (<= 1.5)" : ""}`,
+    ]),
+  ));
+}
+
 if (wanted.includes("predump")) {
   const ballastMb = Number(Deno.env.get("P4CF_PREDUMP_MB") ?? 128);
   console.log(`\n== pre-dump: a server with ${ballastMb} MB of memory, 5 migrations per setting`);
@@ -157,6 +196,84 @@ if (wanted.includes("predump")) {
 
 const reportDir = new URL("../report", import.meta.url).pathname;
 await Deno.mkdir(reportDir, { recursive: true });
-const file = `${reportDir}/bench-${new Date().toISOString().replace(/[:.]/g, "-")}.json`;
+const stamp = new Date().toISOString().replace(/[:.]/g, "-");
+
+let peersFailed = false;
+if (wanted.includes("peers")) {
+  // Ours beside a peer tool, same machine, same run; each bench adds itself to this list.
+  const peerBenches: PeerBench[] = [
+    { name: "p4runtime", title: "P4Runtime client", run: (o) => benchP4RuntimePeers(o) },
+    { name: "container", title: "Container migration", run: (o) => benchContainerPeers(o) },
+  ];
+  // P4CF_PEERS=p4runtime,container runs only those.
+  const only = Deno.env.get("P4CF_PEERS")?.split(",").map((s) => s.trim()).filter(Boolean);
+  const reports = [];
+  for (const bench of peerBenches) {
+    if (only && !only.includes(bench.name)) continue;
+    console.log(`\n== peers: ${bench.title}`);
+    let r;
+    try {
+      r = await bench.run({ runDir, log: (line) => console.log(`   ${line}`) });
+    } catch (err) {
+      // One peer bench failing does not lose the others' results; the run still fails below.
+      console.error(`failed: ${err instanceof Error ? err.stack ?? err.message : err}`);
+      reports.push({ name: bench.name, title: bench.title, failed: String(err) });
+      peersFailed = true;
+      continue;
+    }
+    reports.push(r);
+    if ("skipped" in r) {
+      console.log(`skipped: ${r.skipped}`);
+      continue;
+    }
+    console.log(formatTable(peerHeader(r), peerRows(r)));
+    console.log(
+      `load average before ${r.loadAverage.before.join(" ")}, after ${
+        r.loadAverage.after.join(" ")
+      } (${navigator.hardwareConcurrency} CPUs)`,
+    );
+    const svg = `${reportDir}/peers-${r.name}-${stamp}.svg`;
+    await Deno.writeTextFile(
+      svg,
+      barChartSvg(peerPanels(r), {
+        title: r.title,
+        subtitle: `${Deno.hostname()}, ${navigator.hardwareConcurrency} CPUs, load average ` +
+          `${r.loadAverage.before.join(" ")} -> ${r.loadAverage.after.join(" ")}`,
+      }),
+    );
+    console.log(`Saved ${svg}`);
+  }
+  results.peers = reports;
+}
+
+if (wanted.includes("machines")) {
+  const sizesMb = (Deno.env.get("P4CF_MACHINES_MB") ?? "16,128,512,1024").split(",").map(Number);
+  const runs = Number(Deno.env.get("P4CF_MACHINES_RUNS") ?? 2);
+  console.log(
+    `\n== machines: ${sizesMb.join(", ")} MB, ${runs} migrations per mode, 1 Gbit/s underlay`,
+  );
+  const r = await benchMachines({ sizesMb, runs, onMigration: (l) => console.log(`   ${l}`) });
+  results.machines = r;
+  console.log(formatTable(MACHINES_HEADER, machinesRows(r)));
+  for (const s of r.skipped) console.log(`${s.mode}: skipped, ${s.reason}`);
+  for (const u of r.underlay) console.log(`underlay ${describeShaping(u)}`);
+  console.log(
+    `load average before ${r.loadAverage.before.map((v) => v.toFixed(2)).join(" ")}, after ${
+      r.loadAverage.after.map((v) => v.toFixed(2)).join(" ")
+    } (${navigator.hardwareConcurrency} CPUs)`,
+  );
+  if (r.lazyDowntimeRatio !== undefined) {
+    console.log(
+      `post-copy downtime, largest over smallest memory: ${r.lazyDowntimeRatio.toFixed(2)}x ` +
+        `(target <= 2)`,
+    );
+  }
+  const svg = `${reportDir}/machines-${stamp}.svg`;
+  await Deno.writeTextFile(svg, machinesSvg(r));
+  console.log(`Saved ${svg}`);
+}
+
+const file = `${reportDir}/bench-${stamp}.json`;
 await Deno.writeTextFile(file, JSON.stringify(results, null, 2) + "\n");
 console.log(`\nSaved ${file}`);
+if (peersFailed) Deno.exit(2);

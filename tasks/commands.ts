@@ -9,9 +9,19 @@ import { doctor } from "./doctor.ts";
 import { lab } from "./lab.ts";
 import { migrate } from "./migrate.ts";
 import { test } from "./test.ts";
+import { vmCheck } from "./vm_check.ts";
 
 /** The sections of `deno task bench`, in the order it runs them (as in tasks/bench.ts). */
-export const BENCH_SECTIONS = ["p4runtime", "controller", "lab", "migration", "predump"] as const;
+export const BENCH_SECTIONS = [
+  "p4runtime",
+  "controller",
+  "lab",
+  "migration",
+  "predump",
+  "peers",
+  "load",
+  "machines",
+] as const;
 
 /**
  * `bench` runs tasks/bench.ts in its own deno (it needs --expose-gc); this entry gives it its
@@ -33,6 +43,16 @@ Sections:
               netns, CRIU, Podman)
   predump     Final dump with and without CRIU pre-dump rounds (root, netns, CRIU with memory
               tracking); P4CF_PREDUMP_MB sets the server's memory (default 256)
+  peers       Ours beside peer tools in the same run, with the ratio: the P4Runtime client
+              against Python grpcio (BMv2, python3-grpcio); JSON and an SVG chart in report/;
+              P4CF_PEERS=p4runtime (or another peer bench's name) runs only those
+  load        1,000 client connections through a process migration there and back, with the
+              clients' segments refused (ICMP) and dropped while frozen: median, p90 and worst
+              wait for an answer per connection (root, BMv2, netns, CRIU); P4CF_LOAD_CONNECTIONS sets the count
+  machines    Between two simulated machines over a 1 Gbit/s underlay: downtime and total
+              migration time vs server memory (16, 128, 512, 1024 MB) for stop-and-copy and
+              post-copy (--lazy); a table and an SVG plot in report/ (root, BMv2, netns, CRIU);
+              P4CF_MACHINES_MB="16,128" and P4CF_MACHINES_RUNS=2 change the sizes and runs
 
 A section stops with the reason when something it needs is missing (see \`deno task doctor\`).`,
   async run(_values, positionals) {
@@ -91,4 +111,5 @@ export const commands: Record<string, Command> = {
   test,
   bench,
   check,
+  "vm-check": vmCheck,
 };

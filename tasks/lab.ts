@@ -15,6 +15,7 @@ import type { Allocations } from "../lib/kubernetes/cni/allocate.ts";
 import { readAllocations } from "../lib/kubernetes/cni/state.ts";
 import { formatEntries } from "./format.ts";
 import { status } from "../lib/topology/status.ts";
+import { describeShaping, readUnderlayStatus } from "../lib/machines/apply.ts";
 import type { Command, OptionValues } from "./command.ts";
 import { CHECK_OPTIONS, CHECK_USAGE, verbCheck } from "./exercises.ts";
 
@@ -124,6 +125,12 @@ async function verbStatus(ref: string, values: OptionValues): Promise<number> {
       h.present ? "yes" : "no",
     ]),
   ));
+  // A lab with machines: each machine's underlay, with what its shaping got (lib/machines/).
+  const underlay = lab.runDir ? await readUnderlayStatus(lab.runDir) : [];
+  if (underlay.length) {
+    console.log();
+    for (const u of underlay) console.log(`machine ${describeShaping(u)}`);
+  }
   console.log();
   console.log(formatTable(
     ["switch", "port", "iface", "peer", "up", "running"],

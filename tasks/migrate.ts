@@ -21,12 +21,17 @@ Options:
   --pre-dump <n>    criu pre-dump rounds before the final dump (processes with much memory;
                     needs a kernel with soft-dirty tracking, see "criu check --feature
                     mem_dirty_track")
+  --lazy            Post-copy, between machines (a lab with machines:): restore the server
+                    on the target first and pull its memory after, on demand and in the
+                    background (CRIU lazy pages, userfaultfd); returns once every page has
+                    arrived. Without it a move between machines is stop-and-copy
   --json            Print the report as JSON
   --run-root <dir>  Directory holding the labs' run directories (default .run/labs); for a
                     lab brought up under another one, as the tests do
 
 Examples:
   deno task migrate process-migration server --to h3
+  deno task migrate process-machines server --to h3 --lazy
   deno task migrate kubernetes server`;
 
 /** Formats a report for the terminal. */
@@ -57,6 +62,16 @@ export function formatReport(r: MigrationReport): string {
         (preserved ? "state and connections preserved" : "NOT preserved"),
     );
   }
+  if (r.machines) {
+    const pc = r.machines.postCopy;
+    lines.push(
+      `between machines ${r.machines.from} -> ${r.machines.to}, ${r.machines.mode}` +
+        (pc?.ok
+          ? `: every page arrived ${pc.allPagesMs.toFixed(0)} ms after the restore began ` +
+            `(${pc.pagesTransferred} pages, ${pc.pagesFaulted} faulted)`
+          : ""),
+    );
+  }
   if (r.error) lines.push(`error: ${r.error}`);
   lines.push(`checkpoint and report: ${r.checkpointDir}`);
   return lines.join("\n");
@@ -68,6 +83,7 @@ export const migrate: Command = {
   options: {
     to: { type: "string" },
     "pre-dump": { type: "string" },
+    lazy: { type: "boolean" },
     json: { type: "boolean" },
     "run-root": { type: "string" },
   },
@@ -96,12 +112,13 @@ export const migrate: Command = {
       workload,
       to,
       preDumpRounds: preDump,
+      lazy: values.lazy === true,
       progress: consoleProgress(),
     });
     console.log(values.json ? JSON.stringify(report, null, 2) : formatReport(report));
     // The client's own log decides whether connections were kept (lib/migrate/client_verdict.ts).
     const ok = report.outcome === "migrated" && clientKept(report.downtime) &&
-      report.redis?.preserved !== false;
+      report.redis?.preserved !== false && report.machines?.postCopy?.ok !== false;
     return ok ? 0 : 2;
   },
 };

@@ -10,8 +10,25 @@ import { labDown, labUp } from "../runtime/session.ts";
 import { readPlacements } from "../workloads/placements.ts";
 import { migrateWorkload, type MigrationReport } from "../migrate/lab_migration.ts";
 import type { PhaseName } from "../migrate/run.ts";
+import type { Lab } from "../lab/types.ts";
 import { silentProgress } from "../progress.ts";
 import { type LatencyStats, latencyStats } from "../p4runtime/bench.ts";
+
+/**
+ * The lab with its counter client sending one request every `intervalMs` (counter_client's
+ * `-i`) instead of what the lab file says: a finer client resolves the outage more finely, and
+ * benches comparing two migrations give both the same client.
+ */
+export function withClientInterval(lab: Lab, intervalMs: number): Lab {
+  const workloads = lab.workloads.map((w) => {
+    if (w.role !== "client" || !/counter_client$/.test(w.command[0])) return w;
+    const command = [...w.command];
+    const i = command.indexOf("-i");
+    if (i > 0) command.splice(i, 2);
+    return { ...w, command: [...command, "-i", String(intervalMs)] };
+  });
+  return { ...lab, workloads };
+}
 
 export interface LabTimingResult {
   lab: string;
@@ -53,14 +70,21 @@ export interface MigrationBenchResult {
   reports: MigrationReport[];
 }
 
-/** Migrates a lab's server back and forth `count` times between two hosts. */
+/**
+ * Migrates a lab's server back and forth `count` times between two hosts; `clientIntervalMs`
+ * sets the lab client's request interval (default: the lab file's).
+ */
 export async function benchMigrations(
   labName: string,
   workload: string,
   hosts: [string, string],
   count = 10,
+  options: { clientIntervalMs?: number } = {},
 ): Promise<MigrationBenchResult> {
-  const lab = await loadLab(labName);
+  const loaded = await loadLab(labName);
+  const lab = options.clientIntervalMs
+    ? withClientInterval(loaded, options.clientIntervalMs)
+    : loaded;
   await labDown(lab);
   await labUp(lab);
   const reports: MigrationReport[] = [];

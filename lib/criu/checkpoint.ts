@@ -33,6 +33,7 @@ import {
   type RestoreArgs,
   restoreArgv,
 } from "./commands.ts";
+import { unlockPorts } from "./port_lock.ts";
 import { readDumpInfo } from "./dump_info.ts";
 import { undoAddressRewrite } from "./rewrite.ts";
 
@@ -182,6 +183,11 @@ export type RestoreOptions = Omit<RestoreArgs, "criu" | "pidFile" | "detached"> 
   pidFile?: string;
   /** How long to wait for the dumped pid to become free (default 5 s). */
   pidWaitMs?: number;
+  /**
+   * The dumped tree is the init of its own pid namespace, which the restore recreates: its pids
+   * are that namespace's, never taken here, so nothing is waited for (lib/machines/).
+   */
+  ownPidNamespace?: boolean;
 };
 
 export interface RestoreResult {
@@ -246,7 +252,7 @@ class FileTail {
  */
 export async function criuRestore(options: RestoreOptions): Promise<RestoreResult> {
   const info = await readDumpInfo(options.imagesDir);
-  const pidWait = info.rootPid
+  const pidWait = info.rootPid && !options.ownPidNamespace
     ? await waitPidFree(info.rootPid, options.pidWaitMs ?? 5000)
     : { ms: 0, busy: false };
   const logFile = options.logFile ?? "restore.log";
@@ -328,7 +334,8 @@ export interface ReleaseLockOptions {
 }
 
 /**
- * Removes the connection lock CRIU left in the source namespace after a dump. Call it only once
+ * Removes the connection lock left in the source namespace after a dump (CRIU's, or ours when
+ * CRIU ran with `--network-lock skip`). Call it only once
  * the peers' traffic goes to the restored process elsewhere: until then the lock is what keeps
  * the source kernel from resetting the connections. Idempotent; returns what it removed.
  */
@@ -356,7 +363,8 @@ export async function releaseSourceLock(options: ReleaseLockOptions): Promise<st
     }
     return removed;
   }
-  return [];
+  // `skip`: CRIU locked nothing; our own port lock (port_lock.ts) kept the connections quiet.
+  return await unlockPorts(shell, options.netns);
 }
 
 export type RestoreOnSourceOptions = RestoreOptions & {

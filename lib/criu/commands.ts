@@ -58,6 +58,17 @@ export interface DumpArgs extends CriuCommon {
   /** Dump only memory changed since the pre-dump in `prevImagesDir` (with --track-mem). */
   prevImagesDir?: string;
   trackMem?: boolean;
+  /**
+   * Send the memory through a page server instead of writing it (`--page-server`), over this
+   * already connected descriptor (`--ps-socket`): the socket may come from another network
+   * namespace than CRIU's, e.g. a machine's underlay (lib/migrate/machine_driver.ts).
+   */
+  psSocket?: number;
+  /**
+   * Post-copy (`--lazy-pages`): write everything but the memory, then serve the memory on
+   * `psSocket` to the target's `criu lazy-pages` until it has every page.
+   */
+  lazyPages?: boolean;
 }
 
 export interface PreDumpArgs extends CriuCommon {
@@ -78,6 +89,11 @@ export interface RestoreArgs extends CriuCommon {
   detached?: boolean;
   /** Leave the restored tasks stopped (SIGSTOP); the caller sends SIGCONT (`--leave-stopped`). */
   leaveStopped?: boolean;
+  /**
+   * Post-copy (`--lazy-pages`): restore without the memory, which a `criu lazy-pages` daemon
+   * working in the same images directory supplies on demand (userfaultfd).
+   */
+  lazyPages?: boolean;
 }
 
 function common(o: CriuCommon, defaultLog: string): string[] {
@@ -96,6 +112,11 @@ export function dumpArgv(o: DumpArgs): string[] {
   if (o.trackMem) argv.push("--track-mem");
   if (o.prevImagesDir) argv.push("--prev-images-dir", o.prevImagesDir);
   if (o.leaveRunning) argv.push("--leave-running");
+  if (o.lazyPages) argv.push("--lazy-pages");
+  // Post-copy serves its memory on the socket; otherwise the memory is sent to a page server.
+  if (o.psSocket !== undefined) {
+    argv.push(...(o.lazyPages ? [] : ["--page-server"]), "--ps-socket", String(o.psSocket));
+  }
   return inNetns(o.netns, argv);
 }
 
@@ -119,6 +140,7 @@ export function restoreArgv(o: RestoreArgs): string[] {
   if (o.tcpEstablished ?? true) argv.push("--tcp-established");
   if (o.detached ?? true) argv.push("--restore-detached");
   if (o.leaveStopped) argv.push("--leave-stopped");
+  if (o.lazyPages) argv.push("--lazy-pages");
   argv.push("--pidfile", o.pidFile);
   return inNetns(o.netns, argv);
 }

@@ -69,6 +69,17 @@ export const EXERCISES: readonly Exercise[] = [
     labFile: "lab.yaml",
     needs: ["root", "netns", "bmv2"],
   },
+  {
+    number: 6,
+    slug: "6-migrate-pod",
+    title: "Migrate a Kubernetes pod to a new pod and keep its connections",
+    studentFile: "migrate_pod.ts",
+    labFile: "lab.yaml",
+    // Its lab is a Kubernetes cluster: one runs on a machine at a time (ex6_one_cluster.ts).
+    needs: ["root", "netns", "bmv2", "criu", "podman", "kubernetes"],
+    // A kept cluster is reused, its pods made anew (ex6_reset.ts): no second bring-up.
+    reusesLab: true,
+  },
 ];
 
 /** The directory holding every exercise: `lab/exercises/`. */

@@ -23,6 +23,7 @@ import { checkProgramLb } from "./ex2_program_lb.ts";
 import { checkMigrateProcess } from "./ex3_migrate_process.ts";
 import { checkMigrateContainer } from "./ex4_migrate_container.ts";
 import { checkAddBackends } from "./ex5_add_backends.ts";
+import { checkMigratePod } from "./ex6_migrate_pod.ts";
 import { type CheckResult, fail, Grader } from "./grading.ts";
 import type { LabIdentity } from "./lab_identity.ts";
 import { claimSeat, exerciseIdentity, type Student, studentKey } from "./student.ts";
@@ -67,6 +68,7 @@ const CHECKS: Record<number, (ctx: CheckContext) => Promise<void>> = {
   3: checkMigrateProcess,
   4: checkMigrateContainer,
   5: checkAddBackends,
+  6: checkMigratePod,
 };
 
 /** What the exercise's check needs and this machine lacks (empty: it can be checked). */

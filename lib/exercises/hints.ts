@@ -10,6 +10,7 @@
  * @module
  */
 import { repoRoot } from "../lab/paths.ts";
+import { BUSY_TITLE } from "./ex6_one_cluster.ts";
 import type { CheckResult } from "./grading.ts";
 import { studentSlug } from "./student.ts";
 
@@ -81,6 +82,24 @@ export const HINTS: Record<number, ExerciseHints> = {
     tools: "LbState, planLbEntries and diffEntries in lib/lb/entries.ts (how a state becomes " +
       "entries, and which updates a change of state writes); p4/README.md, Per-connection " +
       "consistency. Your function is judged on its own first (two states), then on the lab.",
+  },
+  6: {
+    concept: "A pod cannot move: a new pod is made from a checkpoint of the old one, on " +
+      "another slot with another address. Four things make that safe. The kubelet's " +
+      "checkpoint leaves the old container running, so the old pod must stop being heard " +
+      "before the checkpoint, or its later answers are missing from it. The new pod's address " +
+      "must be known before the pod exists, so that the checkpoint can be rewritten for it. " +
+      "The switch may only move once the new pod is Ready, as only then do its sockets exist. " +
+      "And a restore can fail: until the switch moves, the old pod is the service, and " +
+      "everything the migration made must go again, leaving the old pod heard.",
+    tools: "lib/kubernetes/checkpoint.ts (checkpointContainer, buildCheckpointImage, " +
+      "restoredPod), lib/kubernetes/cni/state.ts (reserveSlot, releaseReservation), " +
+      "lib/criu/archive.ts (rewriteArchiveAddresses), lib/migrate/pod_driver.ts (silenceArgv, " +
+      "SILENCE_TABLE, and how the library's own pod migration hands the new pod to the " +
+      "Deployment), lib/kubernetes/api.ts (KubeApi, podReady, podFailure), inNetnsPath in " +
+      "lib/shell.ts; the context is PodMigration in lib/exercises/contexts.ts. The check runs " +
+      "your function twice, the first time with an address that makes the restore fail. " +
+      "`lab check 6 --verbose` prints the order of your calls as the grader saw them.",
   },
 };
 
@@ -167,6 +186,8 @@ export async function nextHint(n: number, student: string, root?: string): Promi
 /** Remembers a check's result for the third hint stage. */
 export async function rememberResult(result: CheckResult, root?: string): Promise<void> {
   if (result.solution || !result.student) return;
+  // A check that found the machine's Kubernetes lab taken says nothing about the student's file.
+  if (result.criteria.some((c) => c.title === BUSY_TITLE)) return;
   const state = await loadStudentState(result.student, root);
   state.last[String(result.exercise)] = result;
   await saveStudentState(result.student, state, root);

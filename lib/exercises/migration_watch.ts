@@ -46,15 +46,18 @@ export interface Look {
   sourceLocks: string[];
 }
 
-/** One switch change the student asked for, and the look taken just before it was made. */
-export interface SwitchCall {
+/**
+ * One switch change the student asked for, and the look taken just before it was made (a
+ * {@link Look}, or what another exercise looks at).
+ */
+export interface SwitchCall<L = Look> {
   call: string;
   /** When the student's call reached the controller object (unix ms). */
   at: number;
   /** When the switch had been changed. */
   doneAt?: number;
   error?: string;
-  before: Look;
+  before: L;
 }
 
 /** What a look needs to know about the lab. */
@@ -77,19 +80,32 @@ export function parseListenerPids(out: string): number[] {
 }
 
 async function serversIn(t: LookTarget, netns: string): Promise<ServerView[]> {
-  const r = await t.shell.run(inNetns(netns, listenerPidsArgv(t.port)), { check: false });
+  return await serversAt(t.shell, (argv) => inNetns(netns, argv), t.port, t.clientIp);
+}
+
+/**
+ * The servers listening on `port` in the network namespace `enter` runs a command in (a named
+ * one, or a pod's by path), with the connections from `clientIp` each holds.
+ */
+export async function serversAt(
+  shell: Shell,
+  enter: (argv: string[]) => string[],
+  port: number,
+  clientIp: string,
+): Promise<ServerView[]> {
+  const r = await shell.run(enter(listenerPidsArgv(port)), { check: false });
   const views: ServerView[] = [];
   for (const pid of parseListenerPids(r.stdout)) {
     const info = await procInfo(pid);
     if (!info) continue;
-    const sockets = await socketsOf(pid, t.port);
+    const sockets = await socketsOf(pid, port);
     views.push({
       pid,
       state: info.state,
       startedAt: startedAtMs(info),
       listening: sockets.some((s) => s.state === "LISTEN"),
       clientConnections: sockets.filter((s) =>
-        s.state === "ESTABLISHED" && s.remoteIp === t.clientIp
+        s.state === "ESTABLISHED" && s.remoteIp === clientIp
       ).length,
     });
   }
@@ -111,24 +127,27 @@ export async function lookAt(t: LookTarget): Promise<Look> {
  * The lab's controller API, noting every switch change: the look just before it, and when it was
  * made. Handed to the student's code as `m.controller`.
  */
-export class ObservedController extends ControllerApi {
-  readonly calls: SwitchCall[] = [];
-  readonly #look: () => Promise<Look>;
+export class ObservedController<L = Look> extends ControllerApi {
+  readonly calls: SwitchCall<L>[] = [];
+  readonly #look: () => Promise<L>;
 
-  constructor(url: string, options: { lab: string; token: string }, look: () => Promise<Look>) {
+  constructor(url: string, options: { lab: string; token: string }, look: () => Promise<L>) {
     super(url, { ...options, timeoutMs: 10_000 });
     this.#look = look;
   }
 
   /** The lab's controller, found through its address file, observed with `look`. */
-  static async forLabObserved(lab: Lab, look: () => Promise<Look>): Promise<ObservedController> {
+  static async forLabObserved<L = Look>(
+    lab: Lab,
+    look: () => Promise<L>,
+  ): Promise<ObservedController<L>> {
     const address = JSON.parse(await Deno.readTextFile(controllerAddressPath(lab.runDir!)));
-    return new ObservedController(address.url, { lab: lab.name, token: address.token }, look);
+    return new ObservedController<L>(address.url, { lab: lab.name, token: address.token }, look);
   }
 
   async #observe(call: string, change: () => Promise<ChangeResult>): Promise<ChangeResult> {
     const at = Date.now();
-    const record: SwitchCall = { call, at, before: await this.#look() };
+    const record: SwitchCall<L> = { call, at, before: await this.#look() };
     this.calls.push(record);
     try {
       const result = await change();

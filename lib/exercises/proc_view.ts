@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { type TcpSocket, tcpSocketsOf } from "../net/proc_tcp.ts";
 
 /** A process as `/proc/<pid>/stat` describes it. */
 export interface ProcInfo {
@@ -73,55 +74,9 @@ export async function processesIn(netnsIno: number, comm: string): Promise<ProcI
   return found;
 }
 
-/** A TCP socket from `/proc/net/tcp`. */
-export interface TcpSocket {
-  localPort: number;
-  remoteIp: string;
-  remotePort: number;
-  /** `LISTEN`, `ESTABLISHED`, or the kernel's hex state for the others. */
-  state: string;
-  inode: number;
-}
-
-function hexIp(hex: string): string {
-  const n = Number.parseInt(hex, 16);
-  return [n & 255, (n >>> 8) & 255, (n >>> 16) & 255, n >>> 24].join(".");
-}
-
-/** Parses `/proc/<pid>/net/tcp` (IPv4, little-endian addresses). */
-export function parseProcTcp(text: string): TcpSocket[] {
-  const out: TcpSocket[] = [];
-  for (const line of text.split("\n").slice(1)) {
-    const f = line.trim().split(/\s+/);
-    if (f.length < 10) continue;
-    const [, localPortHex] = f[1].split(":");
-    const [remoteHex, remotePortHex] = f[2].split(":");
-    const state = f[3] === "0A" ? "LISTEN" : f[3] === "01" ? "ESTABLISHED" : f[3];
-    out.push({
-      localPort: Number.parseInt(localPortHex, 16),
-      remoteIp: hexIp(remoteHex),
-      remotePort: Number.parseInt(remotePortHex, 16),
-      state,
-      inode: Number(f[9]),
-    });
-  }
-  return out;
-}
-
 /** The TCP sockets on `port` that process `pid` holds open (through its descriptors). */
 export async function socketsOf(pid: number, port: number): Promise<TcpSocket[]> {
-  const inodes = new Set<number>();
-  try {
-    for await (const e of Deno.readDir(`/proc/${pid}/fd`)) {
-      const link = await Deno.readLink(`/proc/${pid}/fd/${e.name}`).catch(() => "");
-      const m = /^socket:\[(\d+)\]$/.exec(link);
-      if (m) inodes.add(Number(m[1]));
-    }
-  } catch {
-    return [];
-  }
-  const table = await Deno.readTextFile(`/proc/${pid}/net/tcp`).catch(() => "");
-  return parseProcTcp(table).filter((s) => s.localPort === port && inodes.has(s.inode));
+  return (await tcpSocketsOf([pid])).filter((s) => s.localPort === port);
 }
 
 /** `R`/`S`/`D` are running (as far as a signal goes); `T`/`t` stopped. */

@@ -6,8 +6,8 @@
  * A student is a key: `--student <id>`, else the user behind `sudo` (`SUDO_USER`), else the login
  * name. Each key gets a small number, its *seat*, claimed once in a machine-wide directory
  * (`/run/p4containerflow/students/<seat>.json`, created exclusively, so two students never get the
- * same seat). The seat gives the ids (`e<n><seat>`, e.g. `e3007`) and a block of ten switch ports
- * below Linux's ephemeral range; a student's five exercises never share a port with another's.
+ * same seat). The seat gives the ids (`e<n><seat>`, e.g. `e3007`) and a block of twelve switch ports
+ * below Linux's ephemeral range; a student's six exercises never share a port with another's.
  *
  * ```ts
  * const student = await claimSeat(studentKey({ option: "alice" }));
@@ -31,8 +31,8 @@ export const SEAT_COUNT = 790;
 /** First switch port of seat 0 (well-known services stay below, the lab defaults above). */
 export const SEAT_PORT_BASE = 12000;
 
-/** Two ports (P4Runtime, Thrift) for each of the five exercises. */
-export const PORTS_PER_SEAT = 10;
+/** Two ports (P4Runtime, Thrift) for each of the six exercises. */
+export const PORTS_PER_SEAT = 12;
 
 /** Student keys: a login name or an id an instructor hands out. */
 export const STUDENT_KEY_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,31}$/;

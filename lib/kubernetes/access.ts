@@ -6,6 +6,7 @@
  * @module
  */
 import { UserError } from "../errors.ts";
+import { KubeApi } from "./api.ts";
 
 export interface ClusterAccess {
   /** Kubeconfig with full rights in the lab's namespace (the lab's own admin, or the user's). */
@@ -78,4 +79,34 @@ export async function podLogFile(
     // No logs yet.
   }
   return undefined;
+}
+
+/** API clients of a lab's cluster, closed by `await using`. */
+export interface ClusterClients extends AsyncDisposable {
+  access: ClusterAccess;
+  /** Full rights in the lab's namespace. */
+  api: KubeApi;
+  /** Allowed the kubelet checkpoint API only (the lab's own cluster), else `api`. */
+  checkpointApi: KubeApi;
+}
+
+/** Opens the lab's cluster clients (a UserError when the lab is not up). */
+export async function openClusterClients(
+  lab: { name: string; runDir?: string },
+): Promise<ClusterClients> {
+  const access = await requireAccess(lab);
+  const api = await KubeApi.fromKubeconfig(access.kubeconfig);
+  const checkpointApi = access.migratorKubeconfig
+    ? await KubeApi.fromKubeconfig(access.migratorKubeconfig)
+    : api;
+  return {
+    access,
+    api,
+    checkpointApi,
+    [Symbol.asyncDispose]() {
+      api.close();
+      if (checkpointApi !== api) checkpointApi.close();
+      return Promise.resolve();
+    },
+  };
 }

@@ -22,12 +22,15 @@ export const LAB_KEYS = {
     "links",
     "load_balancer",
     "workloads",
+    "machines",
+    "underlay",
   ],
   defaults: ["host_kind", "switch_kind"],
-  host: ["kind", "ip", "mac", "iface", "gateway"],
-  switch: ["kind", "device_id", "grpc_port", "thrift_port"],
+  host: ["kind", "ip", "mac", "iface", "gateway", "machine"],
+  switch: ["kind", "device_id", "grpc_port", "thrift_port", "machine"],
   load_balancer: ["switch", "vip", "port", "backends"],
   workload: ["host", "hosts", "kind", "role", "image", "command"],
+  machine: ["rate", "delay"],
 } as const satisfies Record<string, readonly string[]>;
 
 export type LabSection = keyof typeof LAB_KEYS;
@@ -58,6 +61,17 @@ export interface HostEntry {
   mac?: string;
   iface?: string;
   gateway?: AddrField;
+  /** The machine it runs on (labs with `machines`). */
+  machine?: string;
+}
+
+/** A machine of a lab with `machines` (lib/machines/), with its underlay link's settings. */
+export interface MachineEntry {
+  name: string;
+  /** Rate of its underlay link, as written (`1gbit`) and in bit/s. */
+  rate?: { text: string; bitS: number };
+  /** One-way delay added on its underlay link, as written (`0.5ms`) and in ms. */
+  delay?: { text: string; ms: number };
 }
 
 export interface SwitchEntry {
@@ -66,6 +80,7 @@ export interface SwitchEntry {
   deviceId?: number;
   grpcPort?: number;
   thriftPort?: number;
+  machine?: string;
 }
 
 /** One end of a link: a host, or a switch with an optional port number. */
@@ -111,4 +126,8 @@ export interface LabFile {
   links: LinkEntry[];
   loadBalancer?: LoadBalancerEntry;
   workloads: WorkloadEntry[];
+  /** Machines the hosts run on, in file order (empty: everything on this machine). */
+  machines?: MachineEntry[];
+  /** The machines' underlay subnet. */
+  underlay?: AddrField & { prefix: number };
 }

@@ -26,8 +26,18 @@ import {
 } from "./naming.ts";
 import { labRunDir, labsRunRoot } from "./paths.ts";
 import { suggestionHint } from "./suggest.ts";
-import type { Host, Lab, PortPeer, Switch, SwitchPort, Workload } from "./types.ts";
+import type {
+  Host,
+  Lab,
+  Machine,
+  PortPeer,
+  Switch,
+  SwitchPort,
+  Underlay,
+  Workload,
+} from "./types.ts";
 import { checkName, IssueList } from "./validate.ts";
+import { fnv1a } from "../hash.ts";
 
 export interface ResolveOptions {
   /** Absolute path of the lab file (the default lab name is its base name). */
@@ -132,6 +142,7 @@ export function resolveLab(
   }
 
   const workloads = resolveWorkloads(issues, file, hosts, labId, lb?.backends ?? []);
+  const machines = resolveMachines(issues, file, hosts, labId);
 
   if (issues.items.length || !name || !loadBalancer) {
     return { issues: issues.items };
@@ -143,12 +154,13 @@ export function resolveLab(
       id: labId,
       runDir: labRunDir(name, options.runRoot ?? labsRunRoot()),
       description: file.description ?? "",
-      runtime: file.runtime ?? "local",
+      runtime: machines ? "machines" : file.runtime ?? "local",
       file: options.file,
       hosts: [...hosts.values()],
       switches,
       loadBalancer,
       workloads,
+      ...(machines ?? {}),
     },
   };
 }
@@ -159,6 +171,7 @@ function checkDuplicateNames(issues: IssueList, file: LabFile): void {
     ["hosts", file.hosts],
     ["switches", file.switches],
     ["workloads", file.workloads],
+    ["machines", file.machines ?? []],
   ];
   for (const [section, entries] of sections) {
     for (const { name } of entries) {
@@ -606,4 +619,151 @@ function resolveWorkloads(
     });
   }
   return workloads;
+}
+
+/** Machine-side interface names: `<id>-<machine>-ul` must fit Linux's limit. */
+function underlayIfaceName(labId: string, machine: string): string {
+  return `${labId}-${machine}-ul`;
+}
+
+/**
+ * The default underlay subnet: a /24 in 172.30.0.0/16 derived from the lab id, so two labs with
+ * machines can be up side by side (a clash is refused by `ip` when the bridge gets its address).
+ */
+function defaultUnderlay(labId: string): { addr: number; prefix: number } {
+  return { addr: parseIpv4(`172.30.${fnv1a(labId) % 256}.0`)!, prefix: 24 };
+}
+
+/**
+ * The machines of a lab with `machines`: which one is the switches' (the root machine, this
+ * one), the others' namespaces, underlay links and addresses, and every host's machine. Checks
+ * the names hosts and switches give, that the switches share one machine, and that the underlay
+ * fits and overlaps no host's subnet. Undefined for a lab without machines.
+ */
+function resolveMachines(
+  issues: IssueList,
+  file: LabFile,
+  hosts: Map<string, Host>,
+  labId: string,
+): { machines: Machine[]; underlay: Underlay } | undefined {
+  const entries = file.machines;
+  const named = [
+    ...file.hosts.filter((h) => h.machine !== undefined).map((h) => ["hosts", h.name] as const),
+    ...file.switches.filter((s) => s.machine !== undefined).map((s) =>
+      ["switches", s.name] as const
+    ),
+  ];
+  if (!entries) {
+    for (const [section, name] of named) {
+      issues.add(
+        [section, name, "machine"],
+        "names a machine, but the lab declares no machines",
+        "add machines: { m1: {}, m2: { rate: 1gbit } } (the first is the switches' machine)",
+      );
+    }
+    if (file.underlay) {
+      issues.add(["underlay"], "is set, but the lab declares no machines", "add machines: ...");
+    }
+    return undefined;
+  }
+  if (!entries.length) return undefined;
+  if (file.runtime === "kubernetes") {
+    issues.add(
+      ["machines"],
+      "a Kubernetes lab runs on one machine",
+      "remove machines, or use runtime: local",
+    );
+  }
+  const names = entries.map((m) => m.name);
+  const known = (value: string | undefined, path: FieldPath): boolean => {
+    if (value === undefined || names.includes(value)) return true;
+    issues.add(
+      path,
+      `${JSON.stringify(value)} is not a machine`,
+      suggestionHint(value, names, "machines"),
+    );
+    return false;
+  };
+  const switchMachines = new Set<string>();
+  for (const s of file.switches) {
+    if (known(s.machine, ["switches", s.name, "machine"])) {
+      switchMachines.add(s.machine ?? names[0]);
+    }
+  }
+  if (switchMachines.size > 1) {
+    issues.add(
+      ["switches"],
+      `the switches are on different machines (${[...switchMachines].join(", ")})`,
+      "put every switch on one machine: hosts elsewhere reach it through tunnels",
+    );
+  }
+  const rootName = [...switchMachines][0] ?? names[0];
+  let podByDefault = 0; // defaults.host_kind: pod is reported once
+  for (const h of file.hosts) {
+    const host = hosts.get(h.name);
+    if (!known(h.machine, ["hosts", h.name, "machine"]) || !host) continue;
+    host.machine = h.machine ?? rootName;
+    if (host.kind !== "netns" && (h.kind || !podByDefault++)) {
+      issues.add(
+        [h.kind ? "hosts" : "defaults", ...(h.kind ? [h.name, "kind"] : ["host_kind"])],
+        `a ${host.kind} host cannot be part of a lab with machines`,
+        "Podman's storage is one machine's, so a container could not cross the underlay " +
+          "(and Podman 4.3 restores none with lazy pages): use kind: netns",
+      );
+    }
+  }
+
+  const subnet = file.underlay ?? defaultUnderlay(labId);
+  const { network, broadcast } = subnetBounds(subnet.addr, subnet.prefix);
+  if (network + entries.length >= broadcast) {
+    issues.add(
+      ["underlay"],
+      `${
+        formatIpv4(network)
+      }/${subnet.prefix} has too few addresses for ${entries.length} machines`,
+      "use a larger subnet",
+    );
+  }
+  for (const host of hosts.values()) {
+    const hostNet = parseIpv4(host.ip) ?? 0;
+    const prefix = Math.min(host.prefix, subnet.prefix);
+    if (inSubnet(hostNet, network, prefix) || inSubnet(network, hostNet, prefix)) {
+      issues.add(
+        [file.underlay ? "underlay" : "machines"],
+        `the underlay ${formatIpv4(network)}/${subnet.prefix} overlaps host ${host.name}'s ` +
+          `subnet ${host.ip}/${host.prefix}`,
+        "set underlay: to a subnet no host uses, e.g. underlay: 172.30.7.0/24",
+      );
+      break;
+    }
+  }
+  // The root machine takes the first address, the others the next ones in file order.
+  const ordered = [
+    ...entries.filter((m) => m.name === rootName),
+    ...entries.filter((m) => m.name !== rootName),
+  ];
+  const machines = ordered.map((m, i): Machine => {
+    const root = m.name === rootName;
+    const iface = underlayIfaceName(labId, m.name);
+    if (!root && iface.length > IFNAME_MAX) {
+      issues.add(
+        ["machines", m.name],
+        `gives underlay interface ${JSON.stringify(iface)} (${iface.length} characters; ` +
+          `Linux allows ${IFNAME_MAX})`,
+        "shorten the machine's name or the lab id",
+      );
+    }
+    return {
+      name: m.name,
+      root,
+      ...(root ? {} : { netns: netnsName(labId, m.name), underlayIface: iface }),
+      underlayIp: formatIpv4(network + 1 + i),
+      ...(m.rate ? { rate: m.rate.text, rateBitS: m.rate.bitS } : {}),
+      ...(m.delay ? { delay: m.delay.text, delayMs: m.delay.ms } : {}),
+    };
+  });
+  return {
+    machines,
+    underlay: { subnet: formatIpv4(network), prefix: subnet.prefix, bridge: `${labId}-ul` },
+  };
 }

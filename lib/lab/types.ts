@@ -22,7 +22,13 @@ export type LabRuntime =
   /** Network namespaces, Podman pods, processes and containers on this machine. */
   | "local"
   /** A Kubernetes cluster whose pods are cabled to the switch by the lab's CNI plugin. */
-  | "kubernetes";
+  | "kubernetes"
+  /**
+   * Like local, with hosts on several machines (a lab with `machines`): each machine other than
+   * the switches' is simulated by a namespace on an underlay link, its hosts reach their switch
+   * ports through VXLAN tunnels (lib/machines/).
+   */
+  | "machines";
 
 /** How a switch is realised. */
 export type SwitchKind =
@@ -54,6 +60,36 @@ export interface Host {
   netns?: string;
   /** Podman pod name (kind `pod`); its infra container is `<pod>-infra`. */
   pod?: string;
+  /** The machine it runs on (labs with `machines`; always set there by the lab parser). */
+  machine?: string;
+}
+
+/** A machine of a lab with `machines` (lib/machines/ makes the simulated ones). */
+export interface Machine {
+  name: string;
+  /** The switches' machine: this machine itself, not simulated. */
+  root: boolean;
+  /** Network namespace simulating the machine (`<id>-<machine>`); absent for the root one. */
+  netns?: string;
+  /** Its address on the underlay. */
+  underlayIp: string;
+  /** The underlay interface: on the root machine's bridge (`<id>-<m>-ul`); absent for root. */
+  underlayIface?: string;
+  /** Underlay rate limit in bit/s, and as written; absent: as fast as the link goes. */
+  rateBitS?: number;
+  rate?: string;
+  /** One-way underlay delay in ms, and as written (applied only where `tc` has netem). */
+  delayMs?: number;
+  delay?: string;
+}
+
+/** The network connecting a lab's machines. */
+export interface Underlay {
+  /** Subnet address and prefix (the root machine takes the first address). */
+  subnet: string;
+  prefix: number;
+  /** The root machine's bridge every simulated machine's underlay link joins (`<id>-ul`). */
+  bridge: string;
 }
 
 /** What the other end of a switch port is. */
@@ -135,4 +171,8 @@ export interface Lab {
   switches: Switch[];
   loadBalancer: LoadBalancer;
   workloads: Workload[];
+  /** Machines, the root one (the switches') first; absent: everything on this machine. */
+  machines?: Machine[];
+  /** The network between the machines (with `machines`). */
+  underlay?: Underlay;
 }

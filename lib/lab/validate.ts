@@ -18,6 +18,7 @@ import {
   type LabSection,
   type LinkEntry,
   type LoadBalancerEntry,
+  type MachineEntry,
   PORT_MAX,
   PORT_MIN,
   SWITCH_KINDS,
@@ -29,6 +30,13 @@ import {
 import type { FieldPath, LabIssue } from "./issues.ts";
 import { IFACE_PATTERN, LAB_ID_MAX, LAB_ID_PATTERN, NAME_PATTERN } from "./naming.ts";
 import { suggestionHint } from "./suggest.ts";
+import {
+  DELAY_MAX_MS,
+  parseDelay,
+  parseRate,
+  RATE_MAX_BIT_S,
+  RATE_MIN_BIT_S,
+} from "../machines/units.ts";
 
 /** Longest lab, host, switch or workload name. */
 export const NAME_MAX = 32;
@@ -273,7 +281,53 @@ function readHost(issues: IssueList, name: string, value: unknown): HostEntry | 
     }
   }
   host.gateway = ipv4(issues, obj, "gateway", path);
+  host.machine = str(issues, obj, "machine", path);
   return host;
+}
+
+function readMachine(issues: IssueList, name: string, value: unknown): MachineEntry | undefined {
+  const path = ["machines", name];
+  const obj = mapping(issues, value, path, true);
+  if (!obj) return undefined;
+  checkKeys(issues, obj, "machine", path);
+  const machine: MachineEntry = { name };
+  const rate = str(issues, obj, "rate", path);
+  if (rate !== undefined) {
+    const bitS = parseRate(rate);
+    if (bitS === undefined || bitS < RATE_MIN_BIT_S || bitS > RATE_MAX_BIT_S) {
+      issues.add(
+        [...path, "rate"],
+        bitS === undefined ? `${show(rate)} is not a rate` : `${show(rate)} is out of range`,
+        "write it as tc does, from 64kbit to 100gbit: 1gbit, 100mbit, 500kbit",
+      );
+    } else machine.rate = { text: rate, bitS };
+  }
+  const delay = str(issues, obj, "delay", path);
+  if (delay !== undefined) {
+    const ms = parseDelay(delay);
+    if (ms === undefined || ms > DELAY_MAX_MS) {
+      issues.add(
+        [...path, "delay"],
+        ms === undefined ? `${show(delay)} is not a delay` : `${show(delay)} is too long`,
+        "write it as tc does, up to 10s: 0.5ms, 200us, 2ms",
+      );
+    } else machine.delay = { text: delay, ms };
+  }
+  return machine;
+}
+
+function readUnderlay(issues: IssueList, root: Obj): LabFile["underlay"] {
+  const text = str(issues, root, "underlay", []);
+  if (text === undefined) return undefined;
+  const cidr = parseCidr(text);
+  if (!cidr || cidr.prefix < 8 || cidr.prefix > 29 || unusableAddress(cidr.addr)) {
+    return issues.add(
+      ["underlay"],
+      `${show(text)} is not a usable underlay subnet`,
+      "write a private IPv4 subnet from /8 to /29, e.g. underlay: 172.30.7.0/24",
+    );
+  }
+  return { text, addr: cidr.addr, prefix: cidr.prefix };
 }
 
 function readSwitch(issues: IssueList, name: string, value: unknown): SwitchEntry | undefined {
@@ -288,6 +342,7 @@ function readSwitch(issues: IssueList, name: string, value: unknown): SwitchEntr
     // Below 1024 lie the machine's own services (ssh on 22, ...): never a switch's.
     grpcPort: int(issues, obj, "grpc_port", path, 1024, 65535),
     thriftPort: int(issues, obj, "thrift_port", path, 1024, 65535),
+    machine: str(issues, obj, "machine", path),
   };
 }
 
@@ -496,5 +551,13 @@ export function readLabFile(raw: unknown): { file: LabFile; issues: LabIssue[] }
     const w = readWorkload(issues, n, v);
     if (w) file.workloads.push(w);
   }
+  if (root.machines !== undefined && root.machines !== null) {
+    file.machines = [];
+    for (const [n, v] of namedEntries(issues, root, "machines", "machine", true)) {
+      const m = readMachine(issues, n, v);
+      if (m) file.machines.push(m);
+    }
+  }
+  file.underlay = readUnderlay(issues, root);
   return { file, issues: issues.items };
 }

@@ -53,7 +53,7 @@ export interface JournalRecord {
   id: string;
   lab: string;
   workload: string;
-  kind: "process" | "container";
+  kind: "process" | "container" | "pod";
   from: JournalHost;
   to: JournalHost;
   checkpointDir: string;
@@ -64,6 +64,9 @@ export interface JournalRecord {
     /** Container workloads: the container's name and its CRIU configuration file. */
     container?: string;
     criuConfig?: string;
+    /** Kubernetes pods: the pod that moves, and the name of the pod restored from it. */
+    pod?: string;
+    newPod?: string;
   };
   preDumpRounds: number;
   /** The pid of the process writing the journal (the migration, or a recovery). */

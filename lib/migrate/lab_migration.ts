@@ -8,6 +8,10 @@
  * until the placements are recorded: if `migrate` dies in between, `deno task lab recover`
  * (lib/runtime/recover.ts) finishes or rolls the migration back from it.
  *
+ * In a lab with machines a process moves through the machines' transfer instead
+ * (lib/migrate/machine_driver.ts: stop-and-copy, or post-copy with `lazy`), chosen and checked up
+ * front by lib/migrate/machine_migration.ts; it keeps no journal yet.
+ *
  * @module
  */
 import { ControllerApi } from "../controller/api_client.ts";
@@ -23,10 +27,9 @@ import { defaultShell, type Shell } from "../shell.ts";
 import { type RedisSnapshot, redisSnapshot } from "../workloads/redis_probe.ts";
 import type { WorkloadPlacement } from "../workloads/start.ts";
 import { ContainerDriver } from "./container_driver.ts";
-import { ProcessDriver } from "./process_driver.ts";
-import { PodDriver } from "./pod_driver.ts";
-import { type ClusterAccess, podLogFile, requireAccess } from "../kubernetes/access.ts";
-import { KubeApi } from "../kubernetes/api.ts";
+import { ProcessDriver, type ProcessNetworkLock } from "./process_driver.ts";
+import { labPodDriver, type PodDriver } from "./pod_driver.ts";
+import { openClusterClients, podLogFile } from "../kubernetes/access.ts";
 import { readAllocations, readReservations } from "../kubernetes/cni/state.ts";
 import { labNamespace } from "../kubernetes/namespace.ts";
 import type { Workload } from "../lab/types.ts";
@@ -34,6 +37,8 @@ import { type MigrationDriver, type MigrationResult, runMigration } from "./run.
 import { type ClientVerdict, clientVerdict } from "./client_verdict.ts";
 import { journaledDriver, journaledSwitch, type JournalHost, MigrationJournal } from "./journal.ts";
 import { netnsInode } from "./recovery_probes.ts";
+import { MachineDriver, type PostCopyResult, type TransferMode } from "./machine_driver.ts";
+import { checkTransferMode, machineMigrationDirs } from "./machine_migration.ts";
 
 export interface LabMigrationOptions {
   workload: string;
@@ -43,6 +48,15 @@ export interface LabMigrationOptions {
   to?: string;
   /** `criu pre-dump` rounds before the final dump (processes only). */
   preDumpRounds?: number;
+  /** How a process's connections are locked while it moves (see ProcessDriverOptions). */
+  networkLock?: ProcessNetworkLock;
+  /**
+   * Post-copy (`--lazy`, between machines): restore first, memory pulled on demand and pushed in
+   * the background; `migrate` returns once every page has arrived.
+   */
+  lazy?: boolean;
+  /** Post-copy: how long without a page before the source counts as gone (default 10 s). */
+  postCopyStallMs?: number;
   shell?: Shell;
   progress?: Progress;
   /** Points the switch at the target (default: the lab's controller over HTTP). */
@@ -73,6 +87,14 @@ export interface MigrationReport extends MigrationResult {
   downtime?: ClientVerdict;
   /** Redis workloads: the server's state through the VIP before and after. */
   redis?: { before: RedisSnapshot; after: RedisSnapshot; preserved: boolean };
+  /** A migration between machines: how the checkpoint crossed the underlay. */
+  machines?: {
+    mode: TransferMode;
+    from: string;
+    to: string;
+    /** Post-copy: until the last page arrived. */
+    postCopy?: PostCopyResult;
+  };
 }
 
 function hostOf(lab: Lab, name: string): Host {
@@ -86,24 +108,6 @@ function hostOf(lab: Lab, name: string): Host {
 }
 
 /** A Kubernetes lab's API clients for a migration (closed when disposed). */
-async function kubernetesClients(lab: Lab) {
-  const access: ClusterAccess = await requireAccess(lab);
-  const api = await KubeApi.fromKubeconfig(access.kubeconfig);
-  const checkpointApi = access.migratorKubeconfig
-    ? await KubeApi.fromKubeconfig(access.migratorKubeconfig)
-    : api;
-  return {
-    access,
-    api,
-    checkpointApi,
-    [Symbol.asyncDispose]() {
-      api.close();
-      if (checkpointApi !== api) checkpointApi.close();
-      return Promise.resolve();
-    },
-  };
-}
-
 /** The first slot of a workload's pool that no pod holds or has reserved. */
 async function freeSlot(lab: Lab, workload: Workload): Promise<string> {
   const runDir = runDirOf(lab);
@@ -180,6 +184,8 @@ export async function migrateWorkload(
     });
   }
   if (options.preDumpRounds) await checkPreDump(shell, placement.kind);
+  // Between machines, or --lazy: what the mode needs, refused up front with the reason.
+  const crossing = await checkTransferMode(shell, lab, from, to, placement.kind, options);
   if (placement.kind === "container" && !to.pod && lab.runtime !== "kubernetes") {
     throw new UserError(
       `Host ${to.name} is not a pod; container ${workload.name} cannot move there`,
@@ -196,23 +202,38 @@ export async function migrateWorkload(
   let driver: MigrationDriver;
   let processDriver: ProcessDriver | undefined;
   let podDriver: PodDriver | undefined;
-  await using k8s = lab.runtime === "kubernetes" ? await kubernetesClients(lab) : undefined;
+  let machineDriver: MachineDriver | undefined;
+  await using k8s = lab.runtime === "kubernetes" ? await openClusterClients(lab) : undefined;
   if (k8s) {
-    podDriver = new PodDriver({
+    podDriver = labPodDriver(lab, k8s, {
       shell,
-      api: k8s.api,
-      checkpointApi: k8s.checkpointApi,
-      access: k8s.access,
-      runDir,
-      labId: lab.id!,
-      namespace: labNamespace(lab),
       pod: placement.pod ?? placement.container!,
-      container: workload.name,
+      workload: workload.name,
       from,
       to,
       checkpointDir,
     });
     driver = podDriver;
+  } else if (crossing) {
+    const dirs = machineMigrationDirs(runDir, crossing, checkpointDir);
+    machineDriver = new MachineDriver({
+      shell,
+      mode: crossing.mode,
+      sourceNetns: netnsOf(from),
+      targetNetns: netnsOf(to),
+      sourceMachine: crossing.source,
+      targetMachine: crossing.target,
+      pid: placement.pid!,
+      fromIp: from.ip,
+      toIp: to.ip,
+      sourceDir: dirs.source,
+      targetDir: dirs.target,
+      resumeAfterSwitch: true,
+      stopBeforeDump: true,
+      stallMs: options.postCopyStallMs,
+      labRunDir: runDir,
+    });
+    driver = machineDriver;
   } else if (placement.kind === "process") {
     processDriver = new ProcessDriver({
       shell,
@@ -224,6 +245,7 @@ export async function migrateWorkload(
       checkpointDir,
       resumeAfterSwitch: true,
       stopBeforeDump: true,
+      networkLock: options.networkLock,
     });
     driver = processDriver;
   } else {
@@ -244,16 +266,19 @@ export async function migrateWorkload(
   const clientHost = lab.workloads.find((w) => w.role === "client")?.host;
   const isRedis = /redis-server$/.test(workload.command[0]) && clientHost !== undefined;
   const redisBefore = isRedis ? await redisSnapshot(shell, lab, clientHost!) : undefined;
-  // Kubernetes pods are not journaled: lib/migrate/recovery.ts knows processes and containers.
-  const journal = k8s ? undefined : await MigrationJournal.create(runDir, {
+  // A migration between machines killed half-way is cleaned by lab down; the others are
+  // journaled for lib/migrate/recovery.ts.
+  const journal = crossing ? undefined : await MigrationJournal.create(runDir, {
     id: checkpointDir.slice(checkpointDir.lastIndexOf("/") + 1),
     lab: lab.name,
     workload: workload.name,
-    kind: placement.kind === "process" ? "process" : "container",
+    kind: podDriver ? "pod" : placement.kind === "process" ? "process" : "container",
     from: journalHost(from),
     to: journalHost(to),
     checkpointDir,
-    source: placement.kind === "process"
+    source: podDriver
+      ? { pod: placement.pod ?? placement.container, newPod: podDriver.newPod }
+      : placement.kind === "process"
       ? { pid: placement.pid }
       : { container: placement.container, criuConfig: placement.criuConfig },
     preDumpRounds: options.preDumpRounds ?? 0,
@@ -269,10 +294,31 @@ export async function migrateWorkload(
       switchUpdate: journal ? journaledSwitch(update, journal) : update,
     },
   );
+  let postCopy: PostCopyResult | undefined;
+  if (machineDriver) {
+    if (crossing?.mode === "lazy" && result.outcome !== "dump-failed") {
+      const done = progress.step(`post-copy: memory from ${crossing.source.name}`);
+      postCopy = await machineDriver.finishPostCopy();
+      if (postCopy?.ok) {
+        done(
+          `${postCopy.pagesTransferred} pages in ${postCopy.allPagesMs.toFixed(0)} ms, ` +
+            `${postCopy.pagesFaulted} faulted`,
+        );
+      } else {
+        done();
+        if (postCopy?.error) progress.warn(postCopy.error);
+      }
+    }
+    await machineDriver.stopHelpers();
+  }
 
   // Record where the workload runs now (it may be back on the source after a rollback).
   const movedTo = result.outcome === "migrated" || result.outcome === "switch-failed" ? to : from;
   placement.host = movedTo.name;
+  if (machineDriver) {
+    placement.pid = machineDriver.pid;
+    if (placement.pidFile) await Deno.writeTextFile(placement.pidFile, `${machineDriver.pid}\n`);
+  }
   if (processDriver) {
     placement.pid = processDriver.pid;
     if (placement.pidFile) await Deno.writeTextFile(placement.pidFile, `${processDriver.pid}\n`);
@@ -312,6 +358,17 @@ export async function migrateWorkload(
     checkpointDir,
     downtime,
     redis,
+    ...(crossing
+      ? {
+        machines: {
+          mode: crossing.mode,
+          from: crossing.source.name,
+          to: crossing.target.name,
+          ...(postCopy ? { postCopy } : {}),
+        },
+      }
+      : {}),
+    ...(postCopy && !postCopy.ok ? { error: postCopy.error } : {}),
   };
   await Deno.mkdir(checkpointDir, { recursive: true });
   await Deno.writeTextFile(`${checkpointDir}/report.json`, JSON.stringify(report, null, 2) + "\n");

@@ -4,11 +4,11 @@
  * - prepare: read the source pod and the slot it holds, reserve the target slot for the new pod
  *   (the lab's CNI plugin gives a reserved pod that slot's address, so the checkpoint can be
  *   rewritten for it before the pod exists);
- * - dump: silence the source (an nftables table in its namespace drops every packet in and out:
- *   the kubelet checkpoint API leaves the container running, and anything it sent after the
- *   checkpoint, or a FIN when it is deleted, would break its clients' connections; taking the
- *   link down instead would flush its routes and static ARP entries), then checkpoint through
- *   the kubelet API;
+ * - dump: silence the source (an nftables table in its namespace lets nothing in or out but the
+ *   ICMP errors refusing its clients' segments: the kubelet checkpoint API leaves the container
+ *   running, and anything it sent after the checkpoint, or a FIN when it is deleted, would break
+ *   its clients' connections; taking the link down instead would flush its routes and static
+ *   ARP entries), then checkpoint through the kubelet API;
  * - rewrite: the sockets' addresses in the archive, natively;
  * - restore: a checkpoint image into the cluster's storage, and a pod from it, without the
  *   workload label so the Deployment's ReplicaSet leaves it alone until the switch has moved;
@@ -18,10 +18,13 @@
  *
  * @module
  */
+import { icmpUnlimitedArgv } from "../net/icmp_unlimited.ts";
 import { rewriteArchiveAddresses } from "../criu/archive.ts";
-import type { Host } from "../lab/types.ts";
+import type { Host, Lab } from "../lab/types.ts";
+import { runDirOf } from "../lab/paths.ts";
+import { labNamespace } from "../kubernetes/namespace.ts";
 import { type KubeApi, type Pod, podFailure, podReady } from "../kubernetes/api.ts";
-import type { ClusterAccess } from "../kubernetes/access.ts";
+import type { ClusterAccess, ClusterClients } from "../kubernetes/access.ts";
 import {
   buildCheckpointImage,
   checkpointContainer,
@@ -51,14 +54,54 @@ export interface PodDriverOptions {
   checkpointDir: string;
   /** How long the restored pod may take to become Ready (default 60 s). */
   readyTimeoutMs?: number;
+  /** The restored pod's name (default: a new one); a recovery passes the journaled one. */
+  newPod?: string;
+}
+
+/** What a recovery finds of an interrupted pod migration's two pods. */
+export interface PodPair {
+  /** The pod that was moving still exists (silenced or not). */
+  source: boolean;
+  /** The pod restored from it: absent, created but not Ready, or Ready. */
+  target: "absent" | "created" | "ready";
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** The driver moving `pod` of a Kubernetes lab's workload (a migration's, or a recovery's). */
+export function labPodDriver(
+  lab: Lab,
+  clients: ClusterClients,
+  o: Pick<PodDriverOptions, "shell" | "pod" | "from" | "to" | "checkpointDir" | "newPod"> & {
+    workload: string;
+  },
+): PodDriver {
+  return new PodDriver({
+    shell: o.shell,
+    api: clients.api,
+    checkpointApi: clients.checkpointApi,
+    access: clients.access,
+    runDir: runDirOf(lab),
+    labId: lab.id!,
+    namespace: labNamespace(lab),
+    pod: o.pod,
+    container: o.workload,
+    from: o.from,
+    to: o.to,
+    checkpointDir: o.checkpointDir,
+    newPod: o.newPod,
+  });
+}
+
 /** The nftables table that silences the source pod (in its own network namespace). */
 export const SILENCE_TABLE = "p4cf_silence";
 
-/** nft argv dropping every packet in and out of a namespace, before conntrack (pure). */
+/**
+ * nft argv silencing a namespace, before conntrack (pure): nothing leaves but the ICMP errors
+ * refusing arriving TCP segments, everything else arriving is dropped. The errors make Linux
+ * clients revert their retransmission backoff (RFC 6069, see lib/criu/port_lock.ts): they retry
+ * every minimum RTO while the pod moves instead of ever more rarely.
+ */
 export function silenceArgv(): string[] {
   const t = `inet ${SILENCE_TABLE}`;
   return [
@@ -66,7 +109,9 @@ export function silenceArgv(): string[] {
     [
       `add table ${t}`,
       `add chain ${t} in { type filter hook prerouting priority -300; policy drop; }`,
+      `add rule ${t} in meta l4proto tcp reject with icmpx type host-unreachable`,
       `add chain ${t} out { type filter hook output priority -300; policy drop; }`,
+      `add rule ${t} out icmp type destination-unreachable accept`,
     ].join("; "),
   ];
 }
@@ -87,7 +132,7 @@ export class PodDriver implements MigrationDriver {
     this.#shell = options.shell ?? defaultShell;
     // Deployment pods end in -<hash>-<rand>; ours in -m<time>: the CNI plugin still sees the
     // workload's prefix.
-    this.newPod = `${options.container}-m${Date.now().toString(36)}`;
+    this.newPod = options.newPod ?? `${options.container}-m${Date.now().toString(36)}`;
   }
 
   get sourceArchive(): string {
@@ -107,17 +152,38 @@ export class PodDriver implements MigrationDriver {
   }
 
   async prepare(): Promise<string> {
+    const slot = await this.#readSource();
+    await reserveSlot(this.#o.runDir, this.newPod, this.#o.to.name);
+    return `${this.#o.pod} on ${slot}; ${this.newPod} reserved ${this.#o.to.name}`;
+  }
+
+  /** Reads the source pod and the slot (namespace) it holds; returns the slot's host. */
+  async #readSource(): Promise<string> {
     this.#source = await this.#o.api.get<Pod>(this.#podPath(this.#o.pod));
     const held = Object.entries(await readAllocations(this.#o.runDir)).find(([, a]) =>
       a.pod === this.#o.pod
     );
     if (!held) throw new Error(`Pod ${this.#o.pod} holds no slot of the lab`);
     this.#sourceNetns = held[1].netns;
-    await reserveSlot(this.#o.runDir, this.newPod, this.#o.to.name);
-    return `${this.#o.pod} on ${held[0]}; ${this.newPod} reserved ${this.#o.to.name}`;
+    return held[0];
+  }
+
+  /**
+   * For a recovery (lib/migrate/pod_recovery.ts): what exists of the two pods, and the source's
+   * details read again (its slot, its labels) so that the rollback and cleanup steps work.
+   */
+  async inspectPair(): Promise<PodPair> {
+    const source = await this.#readSource().then(() => true, () => false);
+    const target = await this.#o.api.get<Pod>(this.#podPath(this.newPod)).catch(() => undefined);
+    this.#created = target !== undefined;
+    return {
+      source,
+      target: !target ? "absent" : podReady(target) ? "ready" : "created",
+    };
   }
 
   async dump(): Promise<string> {
+    await this.#shell.run(this.#inSource(icmpUnlimitedArgv()));
     await this.#shell.run(this.#inSource(silenceArgv()));
     let archive: string;
     try {
@@ -200,12 +266,21 @@ export class PodDriver implements MigrationDriver {
   }
 
   async #unsilence(): Promise<void> {
-    await this.#shell.run(this.#inSource(["nft", "delete", "table", "inet", SILENCE_TABLE]));
+    if (!this.#sourceNetns) return;
+    const r = await this.#shell.run(
+      this.#inSource(["nft", "delete", "table", "inet", SILENCE_TABLE]),
+      { check: false },
+    );
+    // Not silenced (yet): a recovery may roll back a migration killed before its dump.
+    if (r.code !== 0 && !/No such file or directory/.test(r.stderr)) {
+      throw new Error(`Cannot unsilence pod ${this.#o.pod}: ${r.stderr.trim()}`);
+    }
   }
 
   async cleanupSource(): Promise<string> {
     const api = this.#o.api;
-    const label = this.#source?.metadata.labels?.[WORKLOAD_LABEL];
+    // A recovery that found the source gone still knows the label: it is the workload's name.
+    const label = this.#source?.metadata.labels?.[WORKLOAD_LABEL] ?? this.#o.container;
     await api.patch(this.#podPath(this.#o.pod), {
       metadata: { annotations: { "controller.kubernetes.io/pod-deletion-cost": DELETE_FIRST } },
     }).catch(() => {});

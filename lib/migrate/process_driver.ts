@@ -25,7 +25,19 @@ import { readDumpInfo } from "../criu/dump_info.ts";
 import { readDumpStats } from "../criu/stats.ts";
 import { rewriteDumpAddresses } from "../criu/rewrite.ts";
 import { tcpStateName } from "../criu/sockets.ts";
-import { type Shell, signalProcess } from "../shell.ts";
+import {
+  defaultShell,
+  inNetns,
+  processTreeOf,
+  type RunResult,
+  type Shell,
+  signalProcess,
+} from "../shell.ts";
+import { lockPorts, portLockArgv, portLockScript } from "../criu/port_lock.ts";
+import { ensureKerndatCache } from "../criu/kerndat_cache.ts";
+import { icmpUnlimitedArgv } from "../net/icmp_unlimited.ts";
+import { tcpSocketsOf } from "../net/proc_tcp.ts";
+import { removeCriuLocks } from "./recovery_probes.ts";
 import type { MigrationDriver } from "./run.ts";
 
 export interface ProcessDriverOptions {
@@ -44,8 +56,15 @@ export interface ProcessDriverOptions {
   toIp: string;
   /** Where the checkpoint is kept (see the module doc); created if missing. */
   checkpointDir: string;
-  /** How CRIU locks the connections during the dump (default: nftables). */
-  networkLock?: NetworkLockMethod;
+  /**
+   * How the connections are kept quiet from the dump until the switch moves: `ports` (default)
+   * is our own lock of the process's TCP ports (lib/criu/port_lock.ts, CRIU runs with
+   * `--network-lock skip`), which holds for any number of connections; `nftables` and
+   * `iptables` are CRIU's own (its nftables lock aborts past ~1,000 connections).
+   * `ports-silent` drops the clients' segments instead of refusing them (for comparisons: their
+   * retransmissions then back off while the process is frozen).
+   */
+  networkLock?: ProcessNetworkLock;
   /** Kill any single CRIU run after this long (default 60 s). */
   timeoutMs?: number;
   /**
@@ -58,16 +77,36 @@ export interface ProcessDriverOptions {
    */
   resumeAfterSwitch?: boolean;
   /**
-   * SIGSTOP the process before CRIU starts (default false). CRIU needs ~35 ms to start before it
-   * freezes the process and locks its connections; a request arriving after the lock is dropped
-   * and costs its client a retransmission timeout (>= 200 ms), whereas one arriving while the
-   * process is merely stopped is queued in the socket, dumped with it and answered right after
-   * the restore. Stopping first turns most such drops into queueing for ~35 ms more of frozen
-   * time. CRIU dumps and restores the process in its stopped state: the restore on the target
-   * must then be resumed (with `resumeAfterSwitch`, or right away), and a failed dump or a
-   * rollback are continued here.
+   * SIGSTOP the process before the connections are locked (default false). A request arriving
+   * after the lock is dropped and costs its client a retransmission timeout (>= 200 ms), whereas
+   * one arriving while the process is merely stopped is queued in the socket, dumped with it and
+   * answered right after the restore. The lock follows the stop by {@link stopSettleMs}. CRIU
+   * dumps and restores the process in its stopped state: the restore on the target must then be
+   * resumed (with `resumeAfterSwitch`, or right away), and a failed dump or a rollback are
+   * continued here.
    */
   stopBeforeDump?: boolean;
+  /**
+   * With `stopBeforeDump`, how long the stopped process stays unlocked, ms (default
+   * {@link STOP_SETTLE_MS}): the request a stop-and-wait client sends after the last answer
+   * arrives meanwhile and is queued. CRIU used to take ~35 ms to start and lock, which gave that
+   * time for free; with its kernel cache (lib/criu/kerndat_cache.ts) it locks within a few ms.
+   */
+  stopSettleMs?: number;
+}
+
+/**
+ * Default {@link ProcessDriverOptions.stopSettleMs}: the labs' client interval (10 ms) plus a
+ * round trip through BMv2.
+ */
+export const STOP_SETTLE_MS = 12;
+
+/** How a process dump's connections are locked (see {@link ProcessDriverOptions.networkLock}). */
+export type ProcessNetworkLock = "ports" | "ports-silent" | Exclude<NetworkLockMethod, "skip">;
+
+/** Whether the lock is ours (port_lock.ts) rather than CRIU's. */
+function ownLock(lock: ProcessNetworkLock | undefined): boolean {
+  return lock === undefined || lock === "ports" || lock === "ports-silent";
 }
 
 /** Where a restore runs and from which directory. */
@@ -111,7 +150,7 @@ export function planProcessMigration(o: ProcessDriverOptions): ProcessMigrationP
       pid: o.pid,
       imagesDir,
       tcpEstablished: true,
-      networkLock: o.networkLock,
+      networkLock: ownLock(o.networkLock) ? "skip" : o.networkLock as NetworkLockMethod,
       trackMem: rounds > 0 ? true : undefined,
       prevImagesDir: previous(rounds),
     }),
@@ -147,6 +186,12 @@ export class ProcessDriver implements MigrationDriver {
   private stoppedPids: number[] = [];
   private preDumpRounds = 0;
   private currentPid: number;
+  /** The dumped tree's pids, as the dump's images list them (the restore's are the same). */
+  private dumpedPids?: number[];
+  /** `nft` started before the freeze, waiting for the port lock's script (see prepare()). */
+  private portLock?: PreparedNft;
+  /** The process tree and its ICMP setting, prepared before the freeze (see prepare()). */
+  private prepared?: { pids: number[]; icmpUnlimited: boolean };
 
   constructor(readonly options: ProcessDriverOptions) {
     this.plan = planProcessMigration(options);
@@ -166,10 +211,43 @@ export class ProcessDriver implements MigrationDriver {
     };
   }
 
+  /**
+   * Everything the frozen window needs that can be done while the process runs: CRIU's kernel
+   * cache (lib/criu/kerndat_cache.ts: without it each CRIU run probes the kernel for 30-300 ms),
+   * the process tree (a scan of every process) and, for our port lock, the source namespace's
+   * ICMP limits. The dump then only runs `nft` and CRIU.
+   */
+  async prepare(): Promise<string> {
+    const shell = this.options.shell ?? defaultShell;
+    const kerndat = await ensureKerndatCache({ shell, criu: this.options.criu }).catch((err) =>
+      `no kernel cache: ${err instanceof Error ? err.message : err}`
+    );
+    const pids = processTreeOf([this.currentPid]);
+    const refuse = ownLock(this.options.networkLock) &&
+      this.options.networkLock !== "ports-silent";
+    if (refuse) await shell.run(inNetns(this.options.sourceNetns, icmpUnlimitedArgv()));
+    this.prepared = { pids, icmpUnlimited: refuse };
+    if (ownLock(this.options.networkLock)) {
+      await Deno.mkdir(this.plan.imagesDir.replace(/\/images$/, ""), { recursive: true });
+      this.portLock = await PreparedNft.start(
+        shell,
+        this.options.sourceNetns,
+        `${this.plan.imagesDir.replace(/\/images$/, "")}/port-lock.fifo`,
+      );
+    }
+    return `CRIU kernel cache ${kerndat}, ${pids.length} process(es)` +
+      (this.portLock ? ", port lock waiting" : "");
+  }
+
   async preDump(round: number): Promise<string> {
     const args = this.plan.preDump(round);
     await Deno.mkdir(args.imagesDir, { recursive: true });
-    const { elapsedMs } = await criuPreDump({ ...args, ...this.run });
+    const { elapsedMs } = await criuPreDump({ ...args, ...this.run }).catch(async (err) => {
+      // No dump follows a failed pre-dump: the waiting `nft` goes.
+      await this.portLock?.cancel();
+      this.portLock = undefined;
+      throw err;
+    });
     this.preDumpRounds = round + 1;
     const stats = await readDumpStats(args.imagesDir).catch(() => undefined);
     const pages = stats ? `, ${stats.pagesWritten} pages copied` : "";
@@ -180,16 +258,24 @@ export class ProcessDriver implements MigrationDriver {
     await Deno.remove(this.plan.imagesDir, { recursive: true }).catch(() => {});
     const stopped = this.options.stopBeforeDump === true &&
       signalProcess(this.currentPid, "SIGSTOP");
+    const settle = this.options.stopSettleMs ?? STOP_SETTLE_MS;
+    if (stopped && settle > 0) await new Promise((r) => setTimeout(r, settle));
+    const shell = this.options.shell ?? defaultShell;
+    const netns = this.options.sourceNetns;
     try {
+      if (ownLock(this.options.networkLock)) await this.lockPorts(shell);
       await criuDump({ ...this.plan.dump(this.preDumpRounds), ...this.run });
     } catch (err) {
-      // CRIU leaves a failed dump's process as it found it: stopped. The source must serve.
+      // A CRIU that aborted leaves its lock table behind; ours goes too. The source must serve,
+      // and CRIU leaves a failed dump's process as it found it: stopped.
+      await removeCriuLocks(shell, netns).catch(() => []);
       if (stopped) signalProcess(this.currentPid, "SIGCONT");
       throw err;
     }
     // The process is gone now: a failure here must not read as a failed dump (whose contract is
     // that the source still serves), so the note is best effort.
     const info = await readDumpInfo(this.plan.imagesDir).catch(() => undefined);
+    this.dumpedPids = info?.pids;
     if (!info) return `pid ${this.options.pid}`;
     const established = info.sockets.filter((s) => tcpStateName(s.state) === "ESTABLISHED").length;
     const note = `pid ${info.rootPid}, ${established} connection${established === 1 ? "" : "s"}`;
@@ -202,6 +288,35 @@ export class ProcessDriver implements MigrationDriver {
   }
 
   /**
+   * Locks the TCP ports of the process tree's sockets (none: nothing to lock). With the tree
+   * and the ICMP setting prepared, only the sockets are read now (the tree is stopped), and the
+   * lock is one `nft` run.
+   */
+  private async lockPorts(shell: Shell): Promise<void> {
+    const prepared = this.prepared;
+    let waiting = this.portLock;
+    this.portLock = undefined;
+    try {
+      const sockets = await tcpSocketsOf(prepared?.pids ?? processTreeOf([this.currentPid]));
+      const ports = sockets.map((s) => s.localPort);
+      const refuse = this.options.networkLock !== "ports-silent";
+      if (!ports.length) return;
+      if (waiting && prepared?.icmpUnlimited === refuse) {
+        const nft = waiting;
+        waiting = undefined;
+        await nft.apply(portLockScript(ports, { refuse }));
+      } else if (prepared?.icmpUnlimited === refuse) {
+        await shell.run(portLockArgv(this.options.sourceNetns, ports, { refuse }));
+      } else {
+        await lockPorts(shell, this.options.sourceNetns, ports, { refuse });
+      }
+    } finally {
+      // Unused, the waiting nft must still end (a running child keeps this process alive).
+      await waiting?.cancel().catch(() => {});
+    }
+  }
+
+  /**
    * Copies the dump to the target directory. Image files are hard links (CRIU only reads them);
    * files.img, the one the rewrite replaces, is a real copy so the original can never change.
    */
@@ -209,16 +324,16 @@ export class ProcessDriver implements MigrationDriver {
     const { imagesDir, targetDir } = this.plan;
     await Deno.remove(targetDir, { recursive: true }).catch(() => {});
     await Deno.mkdir(targetDir, { recursive: true });
-    let count = 0;
-    for await (const entry of Deno.readDir(imagesDir)) {
+    // All at once: this runs while the process is frozen, and each file is one small call.
+    const entries = await Array.fromAsync(Deno.readDir(imagesDir));
+    await Promise.all(entries.map(async (entry) => {
       const from = `${imagesDir}/${entry.name}`;
       const to = `${targetDir}/${entry.name}`;
       if (entry.isSymlink) await Deno.symlink(await Deno.readLink(from), to);
       else if (entry.name === "files.img") await Deno.copyFile(from, to);
       else await Deno.link(from, to).catch(() => Deno.copyFile(from, to));
-      count++;
-    }
-    return `${count} files`;
+    }));
+    return `${entries.length} files`;
   }
 
   async rewrite(): Promise<string> {
@@ -231,8 +346,11 @@ export class ProcessDriver implements MigrationDriver {
 
   async restore(): Promise<string> {
     const leaveStopped = this.options.resumeAfterSwitch ?? false;
-    // Read before restoring: nothing may fail between a restore and knowing what to resume.
-    const pids = leaveStopped ? (await readDumpInfo(this.plan.targetDir)).pids : [];
+    // Known before restoring (from the dump, or read now): nothing may fail between a restore
+    // and knowing what to resume.
+    const pids = leaveStopped
+      ? this.dumpedPids ?? (await readDumpInfo(this.plan.targetDir)).pids
+      : [];
     const result = await criuRestore({ ...this.plan.restoreTarget, ...this.run, leaveStopped });
     this.record(result, "target");
     this.stoppedPids = pids;
@@ -304,4 +422,56 @@ function restoreNote(r: RestoreResult): string {
   return r.pidWasBusy
     ? `pid ${r.pid}, waited ${r.pidWaitMs.toFixed(0)} ms for the pid`
     : `pid ${r.pid}`;
+}
+
+/**
+ * An `nft -f <fifo>` started ahead of time in a namespace, reading its script from a FIFO we hold
+ * open: {@link apply} writes the script and closes it, so inside the frozen window only nft's
+ * netlink transaction runs (~2-5 ms), not a process start (20-40 ms on a loaded machine). If
+ * this process dies first, nft reads an empty script and exits having changed nothing.
+ */
+export class PreparedNft {
+  private constructor(
+    private readonly fifo: string,
+    private readonly writer: Deno.FsFile,
+    private readonly done: Promise<RunResult>,
+  ) {}
+
+  /** Starts nft on a new FIFO; undefined when that cannot be set up (the caller runs nft). */
+  static async start(shell: Shell, netns: string, fifo: string): Promise<PreparedNft | undefined> {
+    await Deno.remove(fifo).catch(() => {});
+    const made = await shell.run(["mkfifo", "-m", "600", fifo], { check: false });
+    if (made.code !== 0 || !(await Deno.lstat(fifo).then((s) => s.isFifo, () => false))) {
+      return undefined;
+    }
+    // Opened for reading and writing, a FIFO opens at once, and nft's own open then finds a
+    // writer (this process) instead of blocking: should this process die, nft reads an empty
+    // script and ends.
+    const writer = await Deno.open(fifo, { read: true, write: true });
+    const done = shell.run(inNetns(netns, ["nft", "-f", fifo]), { check: false });
+    return new PreparedNft(fifo, writer, done);
+  }
+
+  /** Gives nft its script and waits for it; throws with nft's message when it fails. */
+  async apply(script: string): Promise<void> {
+    const r = await this.finish(script);
+    if (r.code !== 0) throw new Error(`nft failed (exit ${r.code}): ${r.stderr.trim()}`);
+  }
+
+  /** Lets nft end without changing anything. */
+  async cancel(): Promise<void> {
+    await this.finish("# p4cf: nothing to apply\n");
+  }
+
+  private async finish(script: string): Promise<RunResult> {
+    const bytes = new TextEncoder().encode(script);
+    try {
+      for (let off = 0; off < bytes.length;) off += await this.writer.write(bytes.subarray(off));
+    } finally {
+      this.writer.close();
+    }
+    const r = await this.done;
+    await Deno.remove(this.fifo).catch(() => {});
+    return r;
+  }
 }

@@ -32,6 +32,8 @@ import {
   type MigrationJournal,
 } from "./journal.ts";
 import { ProcessDriver } from "./process_driver.ts";
+import type { PodDriver } from "./pod_driver.ts";
+import { podSubject } from "./pod_recovery.ts";
 import {
   archiveFileComplete,
   dumpComplete,
@@ -101,6 +103,8 @@ export interface RecoveryResult {
   host?: string;
   /** Process workloads: the pid it runs as now. */
   pid?: number;
+  /** Kubernetes pods: the pod it runs as now. */
+  pod?: string;
   /** The migration phases it ran (restore-on-target, finish-on-target). */
   migration?: MigrationResult;
 }
@@ -118,10 +122,12 @@ export interface RecoverOptions {
   labId?: string;
   /** How long to let commands of the dead migration finish before killing them (default 10 s). */
   settleMs?: number;
+  /** Kubernetes labs: the pod migration's driver for a journal of kind `pod`. */
+  podDriver?: (j: JournalRecord) => PodDriver;
 }
 
 /** One workload kind's part of a recovery. */
-interface Subject {
+export interface Subject {
   driver: MigrationDriver;
   /** Lets the dead migration's commands end; returns notes. */
   settle(): Promise<string[]>;
@@ -134,6 +140,8 @@ interface Subject {
   restoreInPlace?(): Promise<string>;
   /** Process workloads: its pid now. */
   pid(): number | undefined;
+  /** Kubernetes pods: the pod it runs as, on the side the recovery left it. */
+  pod?(side: Side): string;
 }
 
 const netnsOf = (h: JournalHost) => h.netns;
@@ -225,6 +233,12 @@ function containerSubject(
     },
     async facts(rollback) {
       found = await containerState(shell, container);
+      // Restored beside the stopped source under a temporary name (lib/migrate/container_driver.ts)
+      // and killed before it took its name back: that one is the workload.
+      if (found.status !== "running") {
+        const restored = await containerState(shell, driver.restoredName);
+        if (restored.status === "running") found = restored;
+      }
       let running: Side | undefined;
       const [source, target] = found.status
         ? await Promise.all([podId(shell, j.from.pod!), podId(shell, j.to.pod!)])
@@ -260,6 +274,13 @@ function containerSubject(
   };
 }
 
+function podDriverOf(j: JournalRecord, options: RecoverOptions): PodDriver {
+  if (!options.podDriver) {
+    throw new Error(`${j.workload} moved as a Kubernetes pod: recover it through its lab`);
+  }
+  return options.podDriver(j);
+}
+
 /**
  * Finishes or rolls back the migration `journal` describes (see the module doc). The caller holds
  * the lab's migration lock and removes the journal afterwards.
@@ -274,6 +295,8 @@ export async function recoverMigration(
   const settleMs = options.settleMs ?? 10_000;
   const subject = j.kind === "process"
     ? processSubject(j, shell, settleMs)
+    : j.kind === "pod"
+    ? podSubject(j, podDriverOf(j, options), options, settleMs)
     : containerSubject(j, shell, options, settleMs);
   const actions: string[] = [];
   const step = async <T>(title: string, fn: () => Promise<T>, note?: (t: T) => string) => {
@@ -323,6 +346,11 @@ export async function recoverMigration(
     actions,
     host: outcome === "migrated" ? j.to.name : outcome === "rolled-back" ? j.from.name : undefined,
     pid: outcome === "lost" ? undefined : subject.pid(),
+    pod: outcome === "migrated"
+      ? subject.pod?.("target")
+      : outcome === "rolled-back"
+      ? subject.pod?.("source")
+      : undefined,
     migration,
   });
 

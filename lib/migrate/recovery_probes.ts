@@ -7,6 +7,7 @@
  */
 import { RESTORE_DONE_LINE } from "../criu/checkpoint.ts";
 import { iptablesListArgv, iptablesLockCleanupArgvs } from "../criu/commands.ts";
+import { unlockPorts } from "../criu/port_lock.ts";
 import { listTar } from "../podman/tar.ts";
 import { findProcesses, inNetns, killProcessTree, pidAlive, type Shell } from "../shell.ts";
 
@@ -163,10 +164,10 @@ export function criuNftTables(listing: string): string[] {
 }
 
 /**
- * Removes every CRIU connection lock in a lab namespace, whichever dump left it: nftables
- * tables `CRIU-*` and CRIU's iptables rules. Only call it where no CRIU runs and no traffic of
- * the locked connections arrives any more (the workload runs here again, or the switch points
- * elsewhere). Returns what it removed.
+ * Removes every connection lock of a dump in a lab namespace, whichever dump left it: nftables
+ * tables `CRIU-*`, CRIU's iptables rules and our own port lock (lib/criu/port_lock.ts). Only
+ * call it where no CRIU runs and no traffic of the locked connections arrives any more (the
+ * workload runs here again, or the switch points elsewhere). Returns what it removed.
  */
 export async function removeCriuLocks(shell: Shell, netns: string): Promise<string[]> {
   const removed: string[] = [];
@@ -177,6 +178,8 @@ export async function removeCriuLocks(shell: Shell, netns: string): Promise<stri
     });
     if (r.code === 0) removed.push(`nft table inet ${table} in ${netns}`);
   }
+  const ours = await unlockPorts(shell, netns).catch(() => []);
+  removed.push(...ours.map((what) => `${what} in ${netns}`));
   for (const ipv6 of [false, true]) {
     const rules = await shell.run(iptablesListArgv(netns, ipv6), { check: false });
     if (rules.code !== 0) continue;

@@ -13,7 +13,8 @@
  *
  * @module
  */
-import * as grpc from "@grpc/grpc-js";
+import type { Buffer } from "node:buffer";
+import type { MethodDefinition } from "@grpc/grpc-js";
 import { UserError } from "../errors.ts";
 import {
   ArbitrationError,
@@ -42,6 +43,10 @@ import {
 import type { P4Info } from "./p4info.ts";
 import { P4_ERROR_TYPE_URL, p4runtimeProto } from "./proto.ts";
 import { appendRepeated, repeatedField } from "./wire.ts";
+import { encodeTableUpdate } from "./update_encoder.ts";
+import { createTransport, transportKind } from "./transport/select.ts";
+import { RpcError } from "./transport/status.ts";
+import type { BidiCall, CallTiming, Transport, TransportKind } from "./transport/types.ts";
 
 /** An election id: a bigint (< 2^128) or its two 64-bit halves. */
 export type ElectionId = bigint | { high: bigint | number; low: bigint | number };
@@ -65,6 +70,11 @@ export interface ConnectOptions {
   p4info?: P4Info;
   /** Path of the switch's log, quoted in the unreachable-switch hint. */
   switchLog?: string;
+  /**
+   * The gRPC transport: "h2", our own HTTP/2 connection (the default), or "grpc-js". Without
+   * it, `P4CF_P4RUNTIME_TRANSPORT` decides.
+   */
+  transport?: TransportKind;
 }
 
 export interface WriteOptions {
@@ -122,9 +132,8 @@ function fromUint128(id: Uint128 | undefined): bigint | undefined {
   return id ? (BigInt(id.high ?? 0) << 64n) | BigInt(id.low ?? 0) : undefined;
 }
 
-function isServiceError(err: unknown): err is grpc.ServiceError {
-  return err instanceof Error && typeof (err as grpc.ServiceError).code === "number";
-}
+/** A response as proto.ts's deserializers take it (protobufjs decodes any Uint8Array). */
+const asBuffer = (bytes: Uint8Array) => bytes as Buffer;
 
 /** A connected, arbitrated P4Runtime session with one device. */
 export class P4RuntimeClient implements AsyncDisposable {
@@ -134,7 +143,7 @@ export class P4RuntimeClient implements AsyncDisposable {
   readonly deviceId: bigint;
   readonly electionId: bigint;
 
-  readonly #grpc: grpc.Client;
+  readonly #transport: Transport;
   readonly #proto = p4runtimeProto();
   readonly #deviceIdText: string;
   readonly #election: Uint128;
@@ -142,14 +151,14 @@ export class P4RuntimeClient implements AsyncDisposable {
   readonly #switchLog?: string;
   readonly #listeners = new Set<StreamListener>();
   readonly #writeHeads = new Map<Atomicity | undefined, Uint8Array>();
-  #stream?: grpc.ClientDuplexStream<StreamMessageRequest, StreamMessageResponse>;
+  #stream?: BidiCall;
   #primary = false;
   #primaryElectionId?: bigint;
   #streamError?: Error;
   #closed = false;
 
-  private constructor(grpcClient: grpc.Client, options: ConnectOptions) {
-    this.#grpc = grpcClient;
+  private constructor(transport: Transport, options: ConnectOptions) {
+    this.#transport = transport;
     this.address = options.address;
     this.deviceId = BigInt(options.deviceId ?? 0);
     this.#deviceIdText = this.deviceId.toString();
@@ -167,15 +176,10 @@ export class P4RuntimeClient implements AsyncDisposable {
    * `requirePrimary` is false) when another controller is primary.
    */
   static async connect(options: ConnectOptions): Promise<P4RuntimeClient> {
-    const grpcClient = new grpc.Client(options.address, grpc.credentials.createInsecure(), {
-      "grpc.initial_reconnect_backoff_ms": 50,
-      "grpc.max_reconnect_backoff_ms": 500,
-      "grpc.max_receive_message_length": MAX_MESSAGE,
-      "grpc.max_send_message_length": MAX_MESSAGE,
-      // Keep the channel from idling between sparse controller writes.
-      "grpc.client_idle_timeout_ms": 24 * 3600 * 1000,
+    const transport = createTransport(transportKind(options.transport), options.address, {
+      maxMessage: MAX_MESSAGE,
     });
-    const client = new P4RuntimeClient(grpcClient, options);
+    const client = new P4RuntimeClient(transport, options);
     try {
       await client.#waitForReady(options.connectTimeoutMs ?? 10_000);
       await client.#arbitrate(options.arbitrationTimeoutMs ?? 5_000);
@@ -198,29 +202,44 @@ export class P4RuntimeClient implements AsyncDisposable {
     }
   }
 
-  #waitForReady(timeoutMs: number): Promise<void> {
+  /**
+   * When the last unary RPC's request went out and its answer came in, with the "h2" transport
+   * (undefined with grpc-js): the rest of a call's time is the client's own.
+   */
+  get lastCallTiming(): CallTiming | undefined {
+    return this.#transport.lastUnaryTiming?.();
+  }
+
+  /** The transport in use ("h2" or "grpc-js"). */
+  get transport(): TransportKind {
+    return this.#transport.kind;
+  }
+
+  async #waitForReady(timeoutMs: number): Promise<void> {
     const started = Date.now();
-    return new Promise((resolve, reject) => {
-      this.#grpc.waitForReady(started + timeoutMs, (err) => {
-        if (!err) return resolve();
-        reject(
-          new SwitchUnreachableError(this.address, Date.now() - started, {
-            switchLog: this.#switchLog,
+    try {
+      await this.#transport.waitForReady(timeoutMs);
+    } catch (err) {
+      if (err instanceof RpcError && err.code !== Code.UNAVAILABLE) {
+        throw new P4RuntimeError(
+          `${this.address} does not speak gRPC over HTTP/2: ${err.details}`,
+          err.code,
+          {
+            hint: "is this the switch's P4Runtime (gRPC) port, not its Thrift port or another " +
+              "service?",
             cause: err,
-          }),
+          },
         );
+      }
+      throw new SwitchUnreachableError(this.address, Date.now() - started, {
+        switchLog: this.#switchLog,
+        cause: err,
       });
-    });
+    }
   }
 
   #arbitrate(timeoutMs: number): Promise<void> {
-    const method = this.#proto.service.StreamChannel;
-    const stream = this.#grpc.makeBidiStreamRequest(
-      method.path,
-      method.requestSerialize,
-      method.responseDeserialize,
-    );
-    this.#stream = stream;
+    const channel = this.#proto.service.StreamChannel;
     return new Promise<void>((resolve, reject) => {
       let settled = false;
       const settle = (err?: Error) => {
@@ -239,23 +258,24 @@ export class P4RuntimeClient implements AsyncDisposable {
           ),
         );
       }, timeoutMs);
-      stream.on("data", (msg: StreamMessageResponse) => {
+      const onMessage = (bytes: Uint8Array) => {
+        const msg = channel.responseDeserialize(asBuffer(bytes));
         if (msg.arbitration) {
           this.#onArbitration(msg.arbitration);
           settle();
         } else {
           for (const listener of this.#listeners) listener(msg);
         }
-      });
-      stream.on("error", (err: Error) => {
+      };
+      const onError = (err: Error) => {
         this.#primary = false;
         if (this.#closed) return;
         this.#streamError = err;
-        const code = isServiceError(err) ? err.code : Code.UNKNOWN;
+        const code = err instanceof RpcError ? err.code : Code.UNKNOWN;
         settle(
           new ArbitrationError(
             `Arbitration with ${this.address} failed: ${codeName(code)}: ${
-              isServiceError(err) ? err.details : err.message
+              err instanceof RpcError ? err.details : err.message
             }`,
             code,
             undefined,
@@ -267,14 +287,18 @@ export class P4RuntimeClient implements AsyncDisposable {
             },
           ),
         );
+      };
+      this.#stream = this.#transport.bidi(channel.path, {
+        onMessage,
+        onEnd: (err) => {
+          if (err) return onError(err);
+          this.#primary = false;
+          settle(new ArbitrationError(`${this.address} closed the stream`, Code.UNAVAILABLE));
+        },
       });
-      stream.on("end", () => {
-        this.#primary = false;
-        settle(new ArbitrationError(`${this.address} closed the stream`, Code.UNAVAILABLE));
-      });
-      stream.write({
+      this.#stream.write(channel.requestSerialize({
         arbitration: { device_id: this.#deviceIdText, election_id: this.#election },
-      });
+      }));
     });
   }
 
@@ -304,18 +328,14 @@ export class P4RuntimeClient implements AsyncDisposable {
     if (!this.#stream || this.#closed) {
       throw new P4RuntimeError("Stream is closed", Code.UNAVAILABLE);
     }
-    this.#stream.write(message);
-  }
-
-  #deadline(): grpc.CallOptions {
-    return { deadline: Date.now() + this.#rpcTimeoutMs };
+    this.#stream.write(this.#proto.service.StreamChannel.requestSerialize(message));
   }
 
   #rpcError(what: string, err: unknown): P4RuntimeError {
-    if (!isServiceError(err)) {
+    if (!(err instanceof RpcError)) {
       return new P4RuntimeError(`${what} failed: ${String(err)}`, Code.UNKNOWN, { cause: err });
     }
-    if (err.code === grpc.status.UNAVAILABLE) {
+    if (err.code === Code.UNAVAILABLE) {
       return new SwitchUnreachableError(this.address, 0, {
         switchLog: this.#switchLog,
         cause: err,
@@ -332,21 +352,13 @@ export class P4RuntimeClient implements AsyncDisposable {
     });
   }
 
-  #unary<Req, Res>(
-    method: grpc.MethodDefinition<Req, Res>,
-    request: Req,
-  ): Promise<Res> {
-    return new Promise((resolve, reject) => {
-      this.#grpc.makeUnaryRequest(
-        method.path,
-        method.requestSerialize,
-        method.responseDeserialize,
-        request,
-        new grpc.Metadata(),
-        this.#deadline(),
-        (err, res) => (err ? reject(err) : resolve(res as Res)),
-      );
-    });
+  async #unary<Req, Res>(method: MethodDefinition<Req, Res>, request: Req): Promise<Res> {
+    const response = await this.#transport.unary(
+      method.path,
+      method.requestSerialize(request),
+      this.#rpcTimeoutMs,
+    );
+    return method.responseDeserialize(asBuffer(response));
   }
 
   /** Pushes a pipeline (P4Info + BMv2 JSON) with VERIFY_AND_COMMIT; clears all table state. */
@@ -408,7 +420,9 @@ export class P4RuntimeClient implements AsyncDisposable {
     const codec = this.#proto.update;
     const encodeRange = (start: number, end: number) => {
       const out = new Array<Uint8Array>(end - start);
-      for (let i = start; i < end; i++) out[i - start] = codec.encode(updates[i]);
+      for (let i = start; i < end; i++) {
+        out[i - start] = encodeTableUpdate(updates[i]) ?? codec.encode(updates[i]);
+      }
       return out;
     };
     return this.#writeBatches(updates.length, encodeRange, (i) => updates[i], options);
@@ -433,27 +447,28 @@ export class P4RuntimeClient implements AsyncDisposable {
         WRITE_REQUEST_UPDATES,
         encodeRange(start, Math.min(n, start + batchSize)),
       );
-    const method = this.#proto.service.Write;
+    const path = this.#proto.service.Write.path;
     const failures: UpdateFailure[] = [];
     let failCode: number = Code.OK;
     let failMessage = "";
     let next = n ? frame(0) : undefined;
     for (let start = 0; start < n; start += batchSize) {
-      const pending = this.#sendEncoded(method, next!);
+      // The response is an empty message: nothing to decode.
+      const pending = this.#transport.unary(path, next!, this.#rpcTimeoutMs);
       // Encode the next batch while the switch applies this one; it is sent only after this one
-      // is answered, so batches are applied in order. Yield first so the event loop sends this
-      // one: encoding straight away held it back and left the switch idle meanwhile (measured
+      // is answered, so batches are applied in order. Let the transport send this one first:
+      // encoding straight away held it back and left the switch idle meanwhile (measured
       // 60-77k entries/s against 81-89k).
       next = undefined;
       if (start + batchSize < n) {
         pending.catch(() => {}); // Awaited below; handled meanwhile.
-        await new Promise((resolve) => setTimeout(resolve, 0));
+        await this.#transport.sent();
         next = frame(start + batchSize);
       }
       try {
         await pending;
       } catch (err) {
-        if (!isServiceError(err) || err.code === grpc.status.UNAVAILABLE) {
+        if (!(err instanceof RpcError) || err.code === Code.UNAVAILABLE) {
           throw this.#rpcError("Write", err);
         }
         const perUpdate = this.#decodeUpdateErrors(err, start, updateAt);
@@ -483,29 +498,14 @@ export class P4RuntimeClient implements AsyncDisposable {
     return head;
   }
 
-  /** A unary call whose request is already serialized. */
-  #sendEncoded<Req, Res>(method: grpc.MethodDefinition<Req, Res>, request: Buffer): Promise<Res> {
-    return new Promise((resolve, reject) => {
-      this.#grpc.makeUnaryRequest(
-        method.path,
-        (bytes: Buffer) => bytes,
-        method.responseDeserialize,
-        request,
-        new grpc.Metadata(),
-        this.#deadline(),
-        (err, res) => (err ? reject(err) : resolve(res as Res)),
-      );
-    });
-  }
-
   /** Per-update failures from `grpc-status-details-bin`, or undefined when there are none. */
   #decodeUpdateErrors(
-    err: grpc.ServiceError,
+    err: RpcError,
     offset: number,
     updateAt: (index: number) => Update,
   ): UpdateFailure[] | undefined {
-    const raw = err.metadata?.get("grpc-status-details-bin")[0];
-    if (!(raw instanceof Uint8Array)) return undefined;
+    const raw = err.statusDetails;
+    if (!raw) return undefined;
     const status = this.#proto.status.decode(raw);
     const failures: UpdateFailure[] = [];
     (status.details ?? []).forEach((any, i) => {
@@ -534,24 +534,23 @@ export class P4RuntimeClient implements AsyncDisposable {
    * {@link readTable} does) never holds a whole large response as message objects.
    */
   async *read(entities: readonly Entity[]): AsyncGenerator<Entity> {
-    const method = this.#proto.service.Read;
-    const call = this.#grpc.makeServerStreamRequest(
-      method.path,
-      method.requestSerialize,
-      (bytes: Buffer) => repeatedField(bytes, READ_RESPONSE_ENTITIES),
-      { device_id: this.#deviceIdText, entities: entities as Entity[] },
-      new grpc.Metadata(),
-      this.#deadline(),
+    const read = this.#proto.service.Read;
+    const call = this.#transport.serverStream(
+      read.path,
+      read.requestSerialize({ device_id: this.#deviceIdText, entities: entities as Entity[] }),
+      this.#rpcTimeoutMs,
     );
     const codec = this.#proto.entity;
     try {
-      for await (const encoded of call) {
-        for (const bytes of encoded as Uint8Array[]) yield codec.decode(bytes);
+      for await (const response of call) {
+        for (const bytes of repeatedField(response, READ_RESPONSE_ENTITIES)) {
+          yield codec.decode(bytes);
+        }
       }
     } catch (err) {
       throw this.#rpcError("Read", err);
     } finally {
-      call.cancel();
+      await call.return(undefined);
     }
   }
 
@@ -587,7 +586,10 @@ export class P4RuntimeClient implements AsyncDisposable {
     });
     const codec = this.#proto.update;
     const encoded = new Array<Uint8Array>(specs.length);
-    for (let i = 0; i < specs.length; i++) encoded[i] = codec.encode(updateAt(i));
+    for (let i = 0; i < specs.length; i++) {
+      const update = updateAt(i);
+      encoded[i] = encodeTableUpdate(update) ?? codec.encode(update);
+    }
     const encodeRange = (start: number, end: number) =>
       end - start === encoded.length ? encoded : encoded.slice(start, end);
     await this.#writeBatches(encoded.length, encodeRange, updateAt, options ?? {});
@@ -678,11 +680,8 @@ export class P4RuntimeClient implements AsyncDisposable {
     this.#closed = true;
     this.#primary = false;
     this.#listeners.clear();
-    if (this.#stream) {
-      this.#stream.end();
-      this.#stream.cancel();
-    }
-    this.#grpc.close();
+    this.#stream?.cancel();
+    this.#transport.close();
   }
 
   [Symbol.asyncDispose](): Promise<void> {

@@ -10,6 +10,8 @@
  * - encoding: canonical bytestrings from numbers, IPv4/MAC text, bytes; LPM/ternary/range.
  * - errors: {@link SwitchUnreachableError}, {@link ArbitrationError}, {@link P4RuntimeWriteError}.
  * - {@link benchP4Runtime}: MODIFY latency and insert throughput measurements.
+ * - transport: our own gRPC over HTTP/2 on `Deno.connect` ("h2", the default) or grpc-js, chosen
+ *   with the `transport` option or `P4CF_P4RUNTIME_TRANSPORT`.
  *
  * ```ts
  * const p4info = await P4Info.load("p4/build/lb.p4info.json");
@@ -92,3 +94,5 @@ export {
   UpdateType,
 } from "./messages.ts";
 export { type BenchOptions, benchP4Runtime, type BenchResult } from "./bench.ts";
+export { TRANSPORT_KINDS, type TransportKind } from "./transport/types.ts";
+export { RpcError } from "./transport/status.ts";

@@ -13,12 +13,14 @@
  *   window); nftables does it in-process (~12 ms).
  * - `action-script` with {@link criuHookScript}: CRIU freezes the container's cgroup and, if the
  *   first read says FREEZING, polls it in 100 ms steps; a busy server made that 0 or 100 ms at
- *   random. The hook freezes the cgroup in 1 ms steps, and CRIU then finds it frozen and skips
- *   its own wait. The migration runs the hook itself just before `podman container checkpoint`
- *   (lib/migrate/container_driver.ts), so that a request arriving in the ~90 ms before CRIU
- *   locks the connections is queued in the socket rather than dropped by the lock. When a dump
- *   fails after the freeze, CRIU leaves the cgroup frozen, so the caller thaws it through the
- *   hook ({@link THAW_ACTION}).
+ *   random. The hook freezes the cgroup in 1 ms steps at CRIU's `pre-dump` point, and CRIU then
+ *   finds it frozen and skips its own wait. It then waits {@link FREEZE_SETTLE_MS} before CRIU
+ *   locks the connections (~5 ms later): a request a client sent just before the freeze is
+ *   queued in the socket meanwhile, dumped and answered after the restore, where one reaching
+ *   the lock would be dropped and wait for the client's retransmission (>= 200 ms). Freezing
+ *   there rather than before `podman container checkpoint` starts keeps the ~90 ms Podman, runc
+ *   and CRIU need to get there out of the outage. When a dump fails after the freeze, CRIU leaves
+ *   the cgroup frozen, so the caller thaws it through the hook ({@link THAW_ACTION}).
  * - `leave-stopped` (only for the restore of a migration): the restored server stays stopped
  *   until the switch points at it, as a migrated process does. A server that answered its
  *   queued requests first would have its client's next request sent to the old, locked address
@@ -64,17 +66,26 @@ export function criuConfigText(options: CriuConfigOptions): string {
   return lines.join("\n") + "\n";
 }
 
+/**
+ * How long the hook keeps the frozen container unlocked before CRIU goes on, ms: one request
+ * interval of the labs' client (10 ms) plus a round trip through BMv2 and some slack, so the
+ * request a stop-and-wait client sent after the last answer arrives before the lock.
+ */
+export const FREEZE_SETTLE_MS = 15;
+
 /** The action the hook takes outside CRIU: thaw the cgroup of `CRTOOLS_INIT_PID`. */
 export const THAW_ACTION = "p4cf-thaw";
 
 /**
  * CRIU action script. At `pre-dump` it freezes the dumped task's cgroup (v1 freezer or v2
- * cgroup.freeze) and waits for it in 1 ms steps; if that takes over a second it thaws the cgroup
- * and leaves freezing to CRIU. At `pre-resume` it writes the restored pid to `pidFile`. The
- * migration also runs it itself ({@link hookArgv}): `pre-dump` before Podman starts, and
- * {@link THAW_ACTION} after a failed dump, so the cgroup is found in one place.
+ * cgroup.freeze), waits for it in 1 ms steps, then `settleMs` more (see {@link FREEZE_SETTLE_MS});
+ * if freezing takes over a second it thaws the cgroup and leaves freezing to CRIU. At
+ * `pre-resume` it writes the restored pid to `pidFile`. The migration also runs it itself
+ * ({@link hookArgv}) with {@link THAW_ACTION} after a failed dump, so the cgroup is found in one
+ * place.
  */
-export function criuHookScript(pidFile: string): string {
+export function criuHookScript(pidFile: string, settleMs = FREEZE_SETTLE_MS): string {
+  const settle = settleMs > 0 ? `sleep ${(settleMs / 1000).toFixed(3)}; ` : "";
   return `#!/bin/sh
 # Written by P4ContainerFlow (lib/podman/criu_config.ts); CRIU runs it at each action point.
 case "$CRTOOLS_SCRIPT_ACTION" in
@@ -90,14 +101,16 @@ if [ -n "$v1" ]; then
   [ -w "$f" ] || exit 0
   [ -n "$thaw" ] && { echo THAWED > "$f"; exit 0; }
   echo FROZEN > "$f"
-  for _ in $(seq 1000); do [ "$(cat "$f")" = FROZEN ] && exit 0; sleep 0.001; done
+  for _ in $(seq 1000); do [ "$(cat "$f")" = FROZEN ] && { ${settle}exit 0; }; sleep 0.001; done
   echo THAWED > "$f"
 else
   d=/sys/fs/cgroup$(sed -n 's/^0:://p' "$cgroups")
   [ -w "$d/cgroup.freeze" ] || exit 0
   [ -n "$thaw" ] && { echo 0 > "$d/cgroup.freeze"; exit 0; }
   echo 1 > "$d/cgroup.freeze"
-  for _ in $(seq 1000); do grep -qx 'frozen 1' "$d/cgroup.events" && exit 0; sleep 0.001; done
+  for _ in $(seq 1000); do
+    grep -qx 'frozen 1' "$d/cgroup.events" && { ${settle}exit 0; }; sleep 0.001
+  done
   echo 0 > "$d/cgroup.freeze"
 fi
 exit 0

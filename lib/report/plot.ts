@@ -26,9 +26,11 @@ export interface PlotOptions {
   height?: number;
 }
 
-const PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b"];
+/** Series colours, in order. */
+export const PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b"];
 
-function escapeXml(s: string): string {
+/** `s` with the characters XML gives meaning to escaped. */
+export function escapeXml(s: string): string {
   return s.replace(
     /[<>&"]/g,
     (c) => ({ "<": "&lt;", ">": "&gt;", "&": "&amp;", '"': "&quot;" })[c]!,
@@ -36,7 +38,7 @@ function escapeXml(s: string): string {
 }
 
 /** A round axis step near `span / 6`. */
-function niceStep(span: number): number {
+export function niceStep(span: number): number {
   const raw = span / 6 || 1;
   const pow = 10 ** Math.floor(Math.log10(raw));
   const m = raw / pow;

@@ -20,7 +20,10 @@
 import { ControllerApi } from "../controller/api_client.ts";
 import { UserError } from "../errors.ts";
 import { migrateLockPath, runDirOf } from "../lab/paths.ts";
-import type { Lab } from "../lab/types.ts";
+import type { Host, Lab } from "../lab/types.ts";
+import { openClusterClients, podLogFile } from "../kubernetes/access.ts";
+import { labNamespace } from "../kubernetes/namespace.ts";
+import { labPodDriver } from "../migrate/pod_driver.ts";
 import { type ClientVerdict, clientVerdict } from "../migrate/client_verdict.ts";
 import {
   journalPath,
@@ -102,6 +105,12 @@ export function controllerPointSwitch(
   };
 }
 
+function hostNamed(lab: Lab, name: string): Host {
+  const host = lab.hosts.find((h) => h.name === name);
+  if (!host) throw new UserError(`The journal names host ${name}, which lab ${lab.name} lacks`);
+  return host;
+}
+
 /** The journal names namespaces that have since been replaced: the lab was brought up anew. */
 function staleJournal(j: JournalRecord): boolean {
   return [j.from, j.to].some((h) =>
@@ -151,15 +160,27 @@ export async function recoverLab(
   }
   const journal = await MigrationJournal.adopt(runDir, found);
   const point = options.pointSwitch ?? controllerPointSwitch(lab);
+  const shell = options.shell ?? defaultShell;
+  await using k8s = found.kind === "pod" ? await openClusterClients(lab) : undefined;
   let result;
   try {
     result = await recoverMigration(journal, {
-      shell: options.shell ?? defaultShell,
+      shell,
       progress,
       pointSwitch: (host) => point(found.from.name, found.to.name, host),
       runDir,
       labId: lab.id,
       settleMs: options.settleMs,
+      podDriver: k8s && ((j) =>
+        labPodDriver(lab, k8s, {
+          shell,
+          pod: j.source.pod!,
+          newPod: j.source.newPod,
+          workload: j.workload,
+          from: hostNamed(lab, j.from.name),
+          to: hostNamed(lab, j.to.name),
+          checkpointDir: j.checkpointDir,
+        })),
     });
   } catch (err) {
     throw new Error(
@@ -175,6 +196,12 @@ export async function recoverLab(
   const placement = placements.find((p) => p.name === found.workload);
   if (placement && result.host) {
     placement.host = result.host;
+    if (k8s && result.pod && result.pod !== placement.pod) {
+      placement.pod = placement.container = result.pod;
+      placement.logFile =
+        await podLogFile(k8s.access, labNamespace(lab), result.pod, found.workload) ??
+          placement.logFile;
+    }
     if (result.pid !== undefined) {
       placement.pid = result.pid;
       if (placement.pidFile) await Deno.writeTextFile(placement.pidFile, `${result.pid}\n`);

@@ -57,6 +57,7 @@ export interface LabUpResult {
 const KINDS = new Map<LabRuntime, () => Promise<RuntimeKind>>([
   ["local", () => Promise.resolve(localKind)],
   ["kubernetes", async () => (await import("./kinds/kubernetes.ts")).kubernetesKind],
+  ["machines", async () => (await import("./kinds/machines.ts")).machinesKind],
 ]);
 
 /** The runtime kind that runs a lab. */

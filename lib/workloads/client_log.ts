@@ -208,12 +208,19 @@ function connectionDowntime(
     countContinuous,
   };
 
+  // The outage is the one around the longest abnormal gap after the start, not the first: the
+  // server may serve on for a while after the migration began (a container is frozen only once
+  // Podman has started CRIU), and a loaded machine's jitter there can exceed the threshold. It
+  // begins at the earliest abnormal gap not separated from the longest by `stable` normal ones.
   let outageStart = -1;
   for (let i = from; i < gaps.length; i++) {
+    if (gaps[i] > threshold && (outageStart < 0 || gaps[i] > gaps[outageStart])) outageStart = i;
+  }
+  for (let i = outageStart - 1, normalRun = 0; outageStart >= 0 && i >= from; i--) {
     if (gaps[i] > threshold) {
       outageStart = i;
-      break;
-    }
+      normalRun = 0;
+    } else if (++normalRun >= stable) break;
   }
   if (outageStart < 0) {
     // No abnormal gap between answers; but a connection that broke, or went silent before the

@@ -7,7 +7,7 @@ import { parseLabFile } from "../../lib/lab/parse.ts";
 const exists = (path: string) => Deno.stat(path).then((s) => s.isFile, () => false);
 
 Deno.test("every exercise has a README, a starter, a solution and a lab", async () => {
-  assert.deepEqual(EXERCISES.map((e) => e.number), [1, 2, 3, 4, 5]);
+  assert.deepEqual(EXERCISES.map((e) => e.number), [1, 2, 3, 4, 5, 6]);
   for (const ex of EXERCISES) {
     const starter = exerciseFiles(ex);
     const solution = exerciseFiles(ex, { useSolution: true });
@@ -63,7 +63,7 @@ Deno.test("an unknown exercise is a UserError listing the exercises", () => {
   assert.throws(() => findExercise("9"), (err: unknown) => {
     assert.ok(err instanceof UserError);
     assert.equal(err.message, 'There is no exercise "9"');
-    assert.match(err.hint ?? "", /1 \(1-topology\).*5 \(5-add-backends\)/);
+    assert.match(err.hint ?? "", /1 \(1-topology\).*6 \(6-migrate-pod\)/);
     return true;
   });
 });

@@ -11,7 +11,8 @@ import {
   parseListenerPids,
   type ServerView,
 } from "../../lib/exercises/migration_watch.ts";
-import { parseNsLink, parseProcStat, parseProcTcp } from "../../lib/exercises/proc_view.ts";
+import { parseNsLink, parseProcStat } from "../../lib/exercises/proc_view.ts";
+import { parseProcTcp } from "../../lib/net/proc_tcp.ts";
 
 const T0 = 1_000_000;
 const source = { name: "h2", ip: "10.0.2.2", netns: "e3001-h2" };

@@ -3,7 +3,8 @@
  * fails every criterion, each plausible wrong solution in `mutants/<exercise>/` fails (at least
  * the criterion its header names after `Fails:`, each failure saying what was seen), and the
  * reference solution passes. Exercise 2's checks share one lab, as a student's repeated checks
- * with `--keep` would; the others need a fresh lab each.
+ * with `--keep` would, and so do exercise 6's (one Kubernetes cluster for all of them, its pods
+ * made anew before each check); the others need a fresh lab each.
  *
  * Every check prints one line, `verdict <exercise>/<file>: PASS|FAIL [failed criteria]`, so
  * that runs can be compared.

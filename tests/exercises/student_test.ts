@@ -27,7 +27,7 @@ Deno.test("each exercise of each seat gets its own name, id and ports", () => {
   const ids = new Set<string>();
   const ports = new Set<number>();
   for (const seat of [0, 1, 42, SEAT_COUNT - 1]) {
-    for (let n = 1; n <= 5; n++) {
+    for (let n = 1; n <= 6; n++) {
       const id = exerciseIdentity(findExercise(n), { key: `s${seat}`, seat });
       assert.match(id.id, LAB_ID_PATTERN);
       assert.equal(id.name, `exercise-${n}-s${seat}`);
@@ -43,8 +43,8 @@ Deno.test("each exercise of each seat gets its own name, id and ports", () => {
   assert.deepEqual(exerciseIdentity(findExercise(3), { key: "alice", seat: 42 }), {
     name: "exercise-3-alice",
     id: "e3042",
-    grpcPort: 12424,
-    thriftPort: 12425,
+    grpcPort: 12508,
+    thriftPort: 12509,
   });
 });
 

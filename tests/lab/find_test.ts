@@ -39,7 +39,10 @@ Deno.test("an unknown lab is a UserError listing the available labs", () => {
   });
   assert.throws(() => findLab("nothing-like-it"), (err: unknown) => {
     assert.ok(err instanceof UserError);
-    assert.match(err.hint ?? "", /^available labs: host-containers, kubernetes, process-migration/);
+    assert.match(
+      err.hint ?? "",
+      /^available labs: host-containers, kubernetes, process-machines, process-migration/,
+    );
     return true;
   });
   assert.throws(() => findLab("./missing.yaml"), /Lab file "\.\/missing\.yaml" does not exist/);

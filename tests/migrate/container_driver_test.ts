@@ -1,7 +1,12 @@
 import assert from "node:assert/strict";
 import { CommandError } from "../../lib/errors.ts";
 import { ContainerDriver } from "../../lib/migrate/container_driver.ts";
-import { criuConfigPath, criuHookPath, restoredPidPath } from "../../lib/podman/criu_config.ts";
+import {
+  criuConfigPath,
+  criuHookPath,
+  FREEZE_SETTLE_MS,
+  restoredPidPath,
+} from "../../lib/podman/criu_config.ts";
 import { RecordingShell, type RunOptions, type RunResult, type Shell } from "../../lib/shell.ts";
 
 const base = {
@@ -37,7 +42,7 @@ async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
   }
 }
 
-Deno.test("the container freezes before the checkpoint, and a failed one thaws it", async () => {
+Deno.test("the hook freezes the container inside CRIU, and a failed checkpoint thaws it", async () => {
   await withDir(async (dir) => {
     const criuConfig = criuConfigPath(dir, "server");
     let configAtCheckpoint = "";
@@ -53,22 +58,22 @@ Deno.test("the container freezes before the checkpoint, and a failed one thaws i
       },
     ]);
     const driver = new ContainerDriver({ ...base, shell, checkpointDir: dir, criuConfig });
-    assert.equal(await driver.prepare(), "pod ids, pid 4321");
+    assert.match(await driver.prepare(), /^pod ids; CRIU kernel cache /);
     await assert.rejects(driver.dump(), CommandError);
-    // Frozen by the hook before Podman starts, so requests arriving meanwhile are queued.
+    // No freeze before Podman starts: CRIU runs the hook at its pre-dump point.
     const lines = shell.inner.lines();
-    const freeze = lines.findIndex((l) =>
-      l.startsWith("env CRTOOLS_SCRIPT_ACTION=pre-dump CRTOOLS_INIT_PID=4321 ") &&
-      l.endsWith("server-hook.sh")
-    );
-    assert.ok(freeze >= 0 && freeze < lines.findIndex((l) => l.includes("container checkpoint")));
+    const checkpoint = lines.findIndex((l) => l.includes("container checkpoint"));
+    assert.ok(!lines.slice(0, checkpoint).some((l) => l.includes("CRTOOLS_SCRIPT_ACTION")));
     assert.match(configAtCheckpoint, /^network-lock nftables$/m);
     assert.match(configAtCheckpoint, /^action-script .*server-hook\.sh$/m);
     assert.doesNotMatch(configAtCheckpoint, /leave-stopped/);
+    const hook = await Deno.readTextFile(criuHookPath(criuConfig));
+    assert.match(hook, /pre-dump\) thaw= ;;/);
+    assert.match(hook, new RegExp(`sleep ${(FREEZE_SETTLE_MS / 1000).toFixed(3)}; exit 0`));
     const thaw = lines.indexOf(
       `env CRTOOLS_SCRIPT_ACTION=p4cf-thaw CRTOOLS_INIT_PID=4321 ${criuHookPath(criuConfig)}`,
     );
-    assert.ok(thaw > lines.findIndex((l) => l.includes("container checkpoint")), "thaw run after");
+    assert.ok(thaw > checkpoint, "thaw run after");
   });
 });
 
@@ -82,6 +87,7 @@ Deno.test("a container started without a CRIU configuration is dumped and restor
     await assert.rejects(driver.dump());
     assert.ok(!shell.lines().some((l) => l.startsWith("env ") || l.includes("podman inspect")));
     assert.equal(await driver.restore(), "hc-h3");
+    assert.ok(!shell.lines().some((l) => l.startsWith("podman rm")), "the source stays for now");
     assert.equal(await driver.resume(), false);
     assert.deepEqual(await Array.fromAsync(Deno.readDir(dir)), []);
   });
@@ -103,14 +109,13 @@ Deno.test("the restored server waits stopped until resume, which lets it run", a
         }
       }, [{ match: /pod inspect --format \{\{\.Id\}\} hc-h3/, result: { stdout: "pod3id\n" } }]);
       const driver = new ContainerDriver({ ...base, shell, checkpointDir: dir, criuConfig });
-      assert.equal(await driver.prepare(), "pod ids");
+      assert.match(await driver.prepare(), /^pod ids; CRIU kernel cache /);
       const note = await driver.restore();
       assert.ok(leaveStoppedAtRestore, "restore runs with leave-stopped");
       assert.match(note, new RegExp(`pid ${server.pid} stopped`));
       const lines = shell.inner.lines();
-      const rm = lines.findIndex((l) => l.startsWith("podman rm"));
       const restore = lines.findIndex((l) => l.includes("container restore"));
-      assert.ok(rm >= 0 && rm < restore, "the stopped source goes before the import");
+      assert.ok(!lines.some((l) => l.startsWith("podman rm")), "the source is not removed yet");
       assert.ok(lines[restore].endsWith("--pod pod3id"), "restore by pod id, looked up in prepare");
       assert.equal(lines.filter((l) => l.includes("pod inspect")).length, 2, "one lookup per pod");
       assert.equal(processState(server.pid), "T");
@@ -129,3 +134,76 @@ Deno.test("the restored server waits stopped until resume, which lets it run", a
 function processState(pid: number): string {
   return Deno.readTextFileSync(`/proc/${pid}/stat`).replace(/^.*\) /, "")[0];
 }
+
+Deno.test("the copy is imported beside the source under a new id and a temporary name", async () => {
+  await withDir(async (dir) => {
+    const src = `${dir}/src`;
+    await Deno.mkdir(`${src}/checkpoint`, { recursive: true });
+    const config = `{\n  "spec": {},\n  "id": "${"a".repeat(64)}",\n  "name": "hc-server",\n` +
+      `  "pod": "p"\n}\n`;
+    await Deno.writeTextFile(`${src}/config.dump`, config);
+    await Deno.writeTextFile(`${src}/checkpoint/files.img`, "images");
+    const tar = await new Deno.Command("tar", {
+      args: ["-C", src, "-cf", `${dir}/checkpoint.tar`, "."],
+    })
+      .output();
+    assert.ok(tar.success);
+    const original = await Deno.readFile(`${dir}/checkpoint.tar`);
+    const driver = new ContainerDriver({
+      ...base,
+      shell: new RecordingShell(),
+      checkpointDir: dir,
+    });
+    assert.equal(driver.restoredName, "hc-server-p4cf-next");
+    const note = await driver.transfer();
+    const out = `${dir}/out`;
+    await Deno.mkdir(out);
+    assert.ok(
+      (await new Deno.Command("tar", { args: ["-C", out, "-xf", driver.targetArchive] })
+        .output()).success,
+    );
+    const copied = JSON.parse(await Deno.readTextFile(`${out}/config.dump`));
+    assert.equal(copied.name, "hc-server-p4cf-next");
+    assert.match(copied.id, /^[0-9a-f]{64}$/);
+    assert.notEqual(copied.id, "a".repeat(64));
+    assert.ok(note.includes(copied.id.slice(0, 12)));
+    assert.equal(await Deno.readTextFile(`${out}/checkpoint/files.img`), "images");
+    // The original is untouched: the rollback restores from it.
+    assert.deepEqual(await Deno.readFile(`${dir}/checkpoint.tar`), original);
+  });
+});
+
+/** A Podman whose `ps` lists these containers (name state), recording every call. */
+function podmanListing(listing: string): RecordingShell {
+  return new RecordingShell([
+    { match: /^podman ps --all --filter name=/, result: { stdout: listing } },
+    { match: /pod inspect/, result: { stdout: "podid\n" } },
+  ]);
+}
+
+Deno.test("prepare finishes a rename an earlier migration left undone", async () => {
+  await withDir(async (dir) => {
+    const shell = podmanListing("hc-server exited\nhc-server-p4cf-next running\n");
+    const driver = new ContainerDriver({ ...base, shell, checkpointDir: dir });
+    assert.match(await driver.prepare(), /hc-server-p4cf-next renamed hc-server$/);
+    const lines = shell.lines();
+    const rm = lines.indexOf("podman rm --force --ignore hc-server");
+    const rename = lines.indexOf("podman rename hc-server-p4cf-next hc-server");
+    assert.ok(rm >= 0 && rename > rm, lines.join("\n"));
+  });
+});
+
+Deno.test("prepare removes a temporary container that never ran, and never a running one", async () => {
+  await withDir(async (dir) => {
+    const shell = podmanListing("hc-server running\nhc-server-p4cf-next created\n");
+    const driver = new ContainerDriver({ ...base, shell, checkpointDir: dir });
+    assert.match(await driver.prepare(), /removed a leftover hc-server-p4cf-next$/);
+    assert.ok(shell.lines().includes("podman rm --force --ignore hc-server-p4cf-next"));
+    assert.ok(!shell.lines().includes("podman rm --force --ignore hc-server"));
+
+    const quiet = podmanListing("hc-server running\n");
+    const again = new ContainerDriver({ ...base, shell: quiet, checkpointDir: dir });
+    assert.doesNotMatch(await again.prepare(), /renamed|removed/);
+    assert.ok(!quiet.lines().some((l) => l.startsWith("podman rm") || l.includes("rename")));
+  });
+});

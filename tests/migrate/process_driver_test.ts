@@ -3,7 +3,11 @@ import { capTest } from "../_caps.ts";
 import { dumpArgv, nftLockCleanupArgv, preDumpArgv } from "../../lib/criu/commands.ts";
 import { readDumpInfo } from "../../lib/criu/dump_info.ts";
 import { assertInNetns } from "../../lib/criu/selfcheck.ts";
-import { planProcessMigration, ProcessDriver } from "../../lib/migrate/process_driver.ts";
+import {
+  planProcessMigration,
+  PreparedNft,
+  ProcessDriver,
+} from "../../lib/migrate/process_driver.ts";
 import { type MigrationResult, runMigration } from "../../lib/migrate/run.ts";
 import { RecordingProgress } from "../../lib/progress.ts";
 import {
@@ -43,7 +47,17 @@ Deno.test("planProcessMigration: dump in the source, restore the copy in the tar
   assert.equal(
     line(dumpArgv({ criu: "criu", ...plan.dump(0) })),
     "nsenter --net=/run/netns/p4t-src -- criu dump -t 714 -D /ck/images -v4 -o dump.log " +
-      "--tcp-established --network-lock nftables",
+      "--tcp-established --network-lock skip",
+  );
+  // CRIU's own lock only when asked for: ours (lib/criu/port_lock.ts) holds for any number.
+  assert.match(
+    line(
+      dumpArgv({
+        criu: "criu",
+        ...planProcessMigration({ ...OPTIONS, networkLock: "nftables" }).dump(0),
+      }),
+    ),
+    /--network-lock nftables$/,
   );
   assert.deepEqual(plan.restoreTarget, {
     netns: "p4t-dst",
@@ -93,7 +107,13 @@ Deno.test("ProcessDriver: dump, transfer, rewrite and cleanup keep the original 
   const dir = await Deno.makeTempDir({ prefix: "p4t-pd-" });
   try {
     const shell = new FixtureCriuShell([{ match: /nft delete table/, result: { code: 0 } }]);
-    const driver = new ProcessDriver({ ...OPTIONS, shell, checkpointDir: dir });
+    // The fixture's dump was taken with CRIU's nftables lock.
+    const driver = new ProcessDriver({
+      ...OPTIONS,
+      shell,
+      checkpointDir: dir,
+      networkLock: "nftables",
+    });
     assert.equal(
       await driver.dump(),
       "pid 714, 2 connections, 51 pages written, frozen 8 ms by CRIU",
@@ -122,6 +142,55 @@ Deno.test("ProcessDriver: dump, transfer, rewrite and cleanup keep the original 
     assert.equal(driver.location, "source");
     assert.equal(driver.pid, 714);
   } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+/** A child process listening on a loopback port, for the port lock to find. */
+async function listeningChild(): Promise<{ child: Deno.ChildProcess; port: number }> {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "eval",
+      "const l = Deno.listen({ hostname: '127.0.0.1', port: 0 }); " +
+      "console.log(l.addr.port); await l.accept();",
+    ],
+    stdout: "piped",
+    stderr: "null",
+  }).spawn();
+  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  const { value } = await reader.read();
+  reader.releaseLock();
+  return { child, port: Number(value!.trim()) };
+}
+
+Deno.test("ProcessDriver: by default the process's ports are locked by us, and unlocked when the dump fails", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "p4t-pd-" });
+  const { child, port } = await listeningChild();
+  try {
+    const shell = new RecordingShell([
+      { match: /criu dump/, result: { code: 134, stderr: "*** bit out of range ***" } },
+      { match: /nft list tables/, result: { stdout: "table inet p4cf_lock\n" } },
+    ]);
+    const driver = new ProcessDriver({ ...OPTIONS, shell, checkpointDir: dir, pid: child.pid });
+    await assert.rejects(driver.dump(), /criu dump failed|exit 134/);
+    const lines = shell.lines();
+    assert.match(
+      lines[0],
+      /^nsenter --net=\/run\/netns\/p4t-src -- sysctl -q -w net.ipv4.icmp_ratelimit=0 /,
+    );
+    assert.match(
+      lines[1],
+      new RegExp(
+        `^nsenter --net=/run/netns/p4t-src -- nft .*tcp dport \\{ ${port} \\} reject`,
+        "s",
+      ),
+    );
+    assert.match(lines[2], /criu dump -t \d+ .*--network-lock skip$/);
+    const unlock = "nsenter --net=/run/netns/p4t-src -- nft delete table inet p4cf_lock";
+    assert.ok(lines.slice(3).includes(unlock), lines.join("\n"));
+  } finally {
+    child.kill();
+    await child.status;
     await Deno.remove(dir, { recursive: true });
   }
 });
@@ -260,6 +329,34 @@ capTest({
       await assertClientIntact(rig, since, Date.now());
     } finally {
       await rig.dispose();
+    }
+  },
+});
+
+capTest({
+  name: "an nft started before the freeze applies the script it is given, or nothing",
+  needs: ["root", "netns"],
+  async fn() {
+    const netns = `p4t${crypto.randomUUID().slice(0, 6)}`;
+    const dir = await Deno.makeTempDir({ prefix: "p4t-nft-" });
+    const tables = async () =>
+      (await defaultShell.run(["ip", "netns", "exec", netns, "nft", "list", "tables"])).stdout;
+    await defaultShell.run(["ip", "netns", "add", netns]);
+    try {
+      const nft = await PreparedNft.start(defaultShell, netns, `${dir}/lock.fifo`);
+      assert.ok(nft, "a FIFO and a waiting nft");
+      await nft.apply("table inet p4t_prepared {}\n");
+      assert.match(await tables(), /table inet p4t_prepared/);
+      assert.equal(await Deno.lstat(`${dir}/lock.fifo`).catch(() => undefined), undefined);
+
+      const unused = await PreparedNft.start(defaultShell, netns, `${dir}/lock.fifo`);
+      await unused!.cancel();
+      const bad = await PreparedNft.start(defaultShell, netns, `${dir}/lock.fifo`);
+      await assert.rejects(bad!.apply("this is not nft\n"), /nft failed/);
+      assert.equal((await tables()).trim(), "table inet p4t_prepared");
+    } finally {
+      await defaultShell.run(["ip", "netns", "del", netns], { check: false });
+      await Deno.remove(dir, { recursive: true });
     }
   },
 });

@@ -66,7 +66,7 @@ Deno.test("CRIU's lock tables are told apart from others in nft's listing", () =
   assert.deepEqual(criuNftTables(listing), ["CRIU-4d1e", "CRIU-x"]);
 });
 
-Deno.test("removing CRIU's locks deletes its nft tables and iptables rules in the namespace", async () => {
+Deno.test("removing a dump's locks deletes CRIU's nft tables and iptables rules, and ours", async () => {
   const shell = new RecordingShell([
     { match: /nft list tables/, result: { stdout: "table inet CRIU-ab12\ntable inet other\n" } },
     {
@@ -79,9 +79,11 @@ Deno.test("removing CRIU's locks deletes its nft tables and iptables rules in th
     },
   ]);
   const removed = await removeCriuLocks(shell, "t-h2");
-  assert.equal(removed.length, 2, removed.join("\n"));
+  assert.equal(removed.length, 3, removed.join("\n"));
   const lines = shell.lines();
   assert.ok(lines.includes("nsenter --net=/run/netns/t-h2 -- nft delete table inet CRIU-ab12"));
+  // Our own port lock (a process dump with --network-lock skip) goes too.
+  assert.ok(lines.includes("nsenter --net=/run/netns/t-h2 -- nft delete table inet p4cf_lock"));
   assert.ok(!lines.some((l) => l.includes("delete table inet other")), "other tables stay");
   assert.ok(lines.some((l) => / iptables -w -D INPUT .*--mark 0xc114 -j DROP$/.test(l)));
 });

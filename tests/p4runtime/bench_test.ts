@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { benchP4Runtime, latencyStats, quantile } from "../../lib/p4runtime/bench.ts";
-import { P4RuntimeClient } from "../../lib/p4runtime/client.ts";
 import { FakeP4RuntimeServer } from "../fixtures/p4runtime_server.ts";
+import { transportTest } from "./_transports.ts";
 import { fixtureP4Info } from "./_fixture.ts";
 
 Deno.test("quantiles use the nearest rank", () => {
@@ -15,11 +15,11 @@ Deno.test("quantiles use the nearest rank", () => {
   assert.deepEqual([st.p50Ms, st.maxMs, st.meanMs, st.iterations], [2, 3, 2, 3]);
 });
 
-Deno.test("the benchmark runs end to end and leaves the table empty", async () => {
+transportTest("the benchmark runs end to end and leaves the table empty", async (connect, t) => {
   const p4info = fixtureP4Info();
   const server = await FakeP4RuntimeServer.start({ p4info, pipelineSet: true });
   try {
-    await using sw = await P4RuntimeClient.connect({ address: server.address, p4info });
+    await using sw = await connect({ address: server.address, p4info });
     const r = await benchP4Runtime(sw, {
       table: "vip",
       action: "set_backend",
@@ -33,6 +33,10 @@ Deno.test("the benchmark runs end to end and leaves the table empty", async () =
     });
     assert.equal(r.modify.iterations, 50);
     assert.ok(r.modify.p50Ms > 0 && r.modify.p50Ms <= r.modify.p99Ms);
+    assert.ok(r.modifyCpuUs > 0);
+    // Our transport tells the client's own time from the wait; grpc-js cannot.
+    if (t === "h2") assert.ok(r.modifyOwnUs! > 0 && r.modifyOwnUs! < r.modify.maxMs * 1000);
+    else assert.equal(r.modifyOwnUs, undefined);
     assert.equal(r.batchedInsert.entries, 2500);
     assert.ok(r.batchedInsert.entriesPerSecond > 0);
     assert.equal(r.singleInsert.batchSize, 1);
@@ -42,11 +46,11 @@ Deno.test("the benchmark runs end to end and leaves the table empty", async () =
   }
 });
 
-Deno.test("the benchmark refuses a table too small for its inserts", async () => {
+transportTest("the benchmark refuses a table too small for its inserts", async (connect) => {
   const p4info = fixtureP4Info();
   const server = await FakeP4RuntimeServer.start({ p4info, pipelineSet: true });
   try {
-    await using sw = await P4RuntimeClient.connect({ address: server.address, p4info });
+    await using sw = await connect({ address: server.address, p4info });
     await assert.rejects(
       benchP4Runtime(sw, {
         table: "acl",

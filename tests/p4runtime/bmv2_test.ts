@@ -4,7 +4,7 @@
  * BMv2's PI server implements them.
  */
 import assert from "node:assert/strict";
-import { P4RuntimeClient } from "../../lib/p4runtime/client.ts";
+import type { P4RuntimeClient } from "../../lib/p4runtime/client.ts";
 import {
   ArbitrationError,
   P4RuntimeError,
@@ -15,36 +15,42 @@ import { Code, PipelineResponseType, UpdateType } from "../../lib/p4runtime/mess
 import { capTest } from "../_caps.ts";
 import { FIXTURE_BUILD, fixtureBuildMissing, startTestSwitch, type TestSwitch } from "./_bmv2.ts";
 import { fixtureP4Info } from "./_fixture.ts";
+import { type Connect, connectWith } from "./_transports.ts";
+import { TRANSPORT_KINDS } from "../../lib/p4runtime/transport/types.ts";
 
 const buildMissing = fixtureBuildMissing();
 
-function bmv2Test(name: string, fn: (sw: TestSwitch) => Promise<void>): void {
-  if (buildMissing) {
-    console.log(`SKIP ${name}: ${buildMissing}`);
-    Deno.test({ name, ignore: true, fn() {} });
-    return;
+/** One test per transport of the client, each against its own switch. */
+function bmv2Test(name: string, fn: (sw: TestSwitch, connect: Connect) => Promise<void>): void {
+  for (const transport of TRANSPORT_KINDS) {
+    const named = `${name} [${transport}]`;
+    if (buildMissing) {
+      console.log(`SKIP ${named}: ${buildMissing}`);
+      Deno.test({ name: named, ignore: true, fn() {} });
+      continue;
+    }
+    capTest({
+      name: named,
+      needs: ["bmv2"],
+      async fn() {
+        const sw = await startTestSwitch();
+        try {
+          await fn(sw, connectWith(transport));
+        } catch (err) {
+          console.log(`switch output:\n${sw.tail()}`);
+          throw err;
+        } finally {
+          await sw.stop();
+        }
+      },
+    });
   }
-  capTest({
-    name,
-    needs: ["bmv2"],
-    async fn() {
-      const sw = await startTestSwitch();
-      try {
-        await fn(sw);
-      } catch (err) {
-        console.log(`switch output:\n${sw.tail()}`);
-        throw err;
-      } finally {
-        await sw.stop();
-      }
-    },
-  });
 }
 
 const p4info = fixtureP4Info();
 
-async function connectAndPush(sw: TestSwitch): Promise<P4RuntimeClient> {
-  const client = await P4RuntimeClient.connect({
+async function connectAndPush(sw: TestSwitch, connect: Connect): Promise<P4RuntimeClient> {
+  const client = await connect({
     address: sw.grpcAddress,
     p4info,
     connectTimeoutMs: 15_000,
@@ -67,8 +73,8 @@ const vip = (port: number, ip = "10.0.1.1"): EntrySpec => ({
 
 bmv2Test(
   "BMv2: pipeline push, every match kind written and read back, modify, delete",
-  async (sw) => {
-    await using client = await connectAndPush(sw);
+  async (sw, connect) => {
+    await using client = await connectAndPush(sw, connect);
     assert.equal(client.isPrimary, true);
     assert.match(await client.capabilities(), /^1\.\d+\.\d+/);
     const cookie = await client.getPipeline(PipelineResponseType.COOKIE_ONLY);
@@ -141,8 +147,8 @@ bmv2Test(
   },
 );
 
-bmv2Test("BMv2: per-update errors are decoded with their indexes", async (sw) => {
-  await using client = await connectAndPush(sw);
+bmv2Test("BMv2: per-update errors are decoded with their indexes", async (sw, connect) => {
+  await using client = await connectAndPush(sw, connect);
   await client.insertEntry(vip(1));
   const updates = [vip(2), vip(1), vip(3)].map((s) =>
     tableUpdate(UpdateType.INSERT, buildTableEntry(p4info, s))
@@ -188,15 +194,15 @@ bmv2Test("BMv2: per-update errors are decoded with their indexes", async (sw) =>
   });
 });
 
-bmv2Test("BMv2: arbitration refuses a lower or equal election id", async (sw) => {
-  await using primary = await P4RuntimeClient.connect({
+bmv2Test("BMv2: arbitration refuses a lower or equal election id", async (sw, connect) => {
+  await using primary = await connect({
     address: sw.grpcAddress,
     electionId: 10n,
     connectTimeoutMs: 15_000,
   });
   assert.equal(primary.isPrimary, true);
   await assert.rejects(
-    P4RuntimeClient.connect({ address: sw.grpcAddress, electionId: 5n }),
+    connect({ address: sw.grpcAddress, electionId: 5n }),
     (e: unknown) => {
       assert.ok(e instanceof ArbitrationError);
       assert.equal(e.code, Code.ALREADY_EXISTS);
@@ -205,10 +211,10 @@ bmv2Test("BMv2: arbitration refuses a lower or equal election id", async (sw) =>
     },
   );
   await assert.rejects(
-    P4RuntimeClient.connect({ address: sw.grpcAddress, electionId: 10n }),
+    connect({ address: sw.grpcAddress, electionId: 10n }),
     (e: unknown) => e instanceof ArbitrationError && e.code === Code.INVALID_ARGUMENT,
   );
-  await using backup = await P4RuntimeClient.connect({
+  await using backup = await connect({
     address: sw.grpcAddress,
     electionId: 5n,
     requirePrimary: false,

@@ -92,6 +92,19 @@ Deno.test("a burst of queued answers right after the outage counts as recovered"
   assert.ok(Math.abs(report.maxDowntimeMs - 410) < 1e-6, `${report.maxDowntimeMs}`);
 });
 
+Deno.test("the outage is the longest one after the start, not a hiccup before it", () => {
+  // Migration starts at 1000; a 40 ms hiccup at 1100 (the server still serving); the outage
+  // proper from 1300 to 1700, split by a reply at 1450.
+  const arrivals = [...paced(0, 1110), 1150, ...paced(1160, 1310), 1450, ...paced(1700, 2500)];
+  const report = computeDowntime(parseClientLog(answerLines(0, arrivals).join("\n")), {
+    migrationStartMs: T0 + 1000,
+  });
+  const c = report.connections[0];
+  assert.equal(c.outageStartMs, T0 + 1300);
+  assert.equal(c.recoveredAtMs, T0 + 1700);
+  assert.deepEqual(c.outageGapsMs.map(Math.round), [150, 250]);
+});
+
 Deno.test("jitter within tolerance is not an outage; answers before the migration are ignored", () => {
   // A 60 ms hiccup long before the migration, and 20 ms jitter after it.
   const arrivals = [...paced(0, 500), 560, ...paced(570, 3000, 10).map((x, i) => x + (i % 2) * 9)];

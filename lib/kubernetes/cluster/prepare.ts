@@ -27,11 +27,19 @@ import { issueCertificates, pkiPlan } from "./pki.ts";
  * cluster, or the machine's own), described, or undefined.
  */
 export function runningNodeProcess(except: ReadonlySet<number> = new Set()): string | undefined {
+  const found = nodeProcess(except);
+  return found && `${found.comm} (pid ${found.pid})`;
+}
+
+/** {@link runningNodeProcess}'s process: its name and pid, or undefined. */
+export function nodeProcess(
+  except: ReadonlySet<number> = new Set(),
+): { comm: "kubelet" | "crio"; pid: number } | undefined {
   for (const e of Deno.readDirSync("/proc")) {
     if (!/^\d+$/.test(e.name) || except.has(Number(e.name))) continue;
     try {
       const comm = Deno.readTextFileSync(`/proc/${e.name}/comm`).trim();
-      if (comm === "kubelet" || comm === "crio") return `${comm} (pid ${e.name})`;
+      if (comm === "kubelet" || comm === "crio") return { comm, pid: Number(e.name) };
     } catch {
       // Exited meanwhile.
     }

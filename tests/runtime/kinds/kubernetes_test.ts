@@ -17,6 +17,7 @@ import { repoRoot } from "../../../lib/lab/paths.ts";
 import type { Host, Lab } from "../../../lib/lab/types.ts";
 import { silentProgress } from "../../../lib/progress.ts";
 import { labDown, labUp } from "../../../lib/runtime/session.ts";
+import { recoverLab } from "../../../lib/runtime/recover.ts";
 import { computeDowntime, parseWorkloadLog } from "../../../lib/workloads/client_log.ts";
 import { readPlacements } from "../../../lib/workloads/placements.ts";
 import { capTest } from "../../_caps.ts";
@@ -254,6 +255,43 @@ capTest({
         (await ControllerApi.forLab(lab).then((a) => a.backends())).backends[0].host,
         "h2",
       );
+
+      // A migrate killed while checkpointing, then while restoring: `lab recover` rolls the first
+      // back and finishes or rolls back the second, from the journal; the client's connection
+      // lives on through both.
+      for (const marker of ["==> checkpoint", "==> restore on target"]) {
+        const before = (await readPlacements(lab.runDir!)).find((p) => p.name === "server")!;
+        await runAndKill(["migrate", lab.file, "server", "--run-root", runRoot], marker);
+        const recovered = await recoverLab(lab, { progress: silentProgress, clientWaitMs: 3000 });
+        assert.ok(
+          recovered.outcome === "migrated" || recovered.outcome === "rolled-back",
+          `${marker}: ${recovered.outcome} ${recovered.actions.join("; ")}`,
+        );
+        if (marker === "==> checkpoint") assert.equal(recovered.outcome, "rolled-back");
+        const after = (await readPlacements(lab.runDir!)).find((p) => p.name === "server")!;
+        assert.equal(after.host, recovered.host);
+        assert.equal(
+          after.pod === before.pod,
+          recovered.outcome === "rolled-back",
+          "a finished migration runs as the restored pod",
+        );
+        const backends = await ControllerApi.forLab(lab).then((a) => a.backends());
+        assert.equal(backends.backends[0].host, recovered.host, "the switch follows");
+        since = Date.now();
+        await sleep(2500);
+        seen = await clientSince(lab, since);
+        assert.ok(
+          seen.answers > 10 && !seen.broken,
+          `${marker}: the server answers after the recovery: ${JSON.stringify(seen)}`,
+        );
+        assert.equal(recovered.client?.anyBroken, false, `${marker}: no connection broke`);
+      }
+      const pods = await KubeApi.fromKubeconfig((await requireAccess(lab)).kubeconfig);
+      const list = await pods.get<{ items: unknown[] }>(
+        `/api/v1/namespaces/${labNamespace(lab)}/pods?labelSelector=p4cf.workload%3Dserver`,
+      );
+      pods.close();
+      assert.equal(list.items.length, 1, "one server pod, whichever way the recoveries went");
 
       // A migrate killed while restoring: lab down still removes everything (checked below).
       await runAndKill(

@@ -1,0 +1,140 @@
+/**
+ * Many connections through one migration: a process lab whose client holds `connections`
+ * connections (each one request every `intervalMs`), migrated there and back, once with each
+ * connection lock. Per connection, the outage its client saw (its longest wait for an answer
+ * while the server moved); across connections, the median, p90 and worst, and worst / median
+ * (the goal: <= 1.5, every connection kept).
+ *
+ * The locks compared: `ports` refuses the clients' segments with ICMP errors while the server is
+ * frozen (their retransmission backoff is reverted, lib/criu/port_lock.ts), `ports-silent` drops
+ * them (CRIU's behaviour: each client backs off on its own schedule).
+ *
+ * @module
+ */
+import { loadLab } from "../lab/load.ts";
+import type { Lab } from "../lab/types.ts";
+import { labDown, labUp } from "../runtime/session.ts";
+import { migrateWorkload } from "../migrate/lab_migration.ts";
+import type { ProcessNetworkLock } from "../migrate/process_driver.ts";
+import { silentProgress } from "../progress.ts";
+import { withClientInterval } from "./labs.ts";
+import { type ClientRecord, parseWorkloadLog } from "../workloads/client_log.ts";
+import { readPlacements } from "../workloads/placements.ts";
+import { clientAnswering } from "../workloads/client_ready.ts";
+
+/** The lab with its counter client holding `connections` connections, `intervalMs` apart. */
+export function withClientLoad(lab: Lab, connections: number, intervalMs: number): Lab {
+  const paced = withClientInterval(lab, intervalMs);
+  const workloads = paced.workloads.map((w) => {
+    if (w.role !== "client" || !/counter_client$/.test(w.command[0])) return w;
+    const command = [...w.command];
+    const c = command.indexOf("-c");
+    if (c > 0) command.splice(c, 2);
+    return { ...w, command: [...command, "-c", String(connections)] };
+  });
+  return { ...paced, workloads };
+}
+
+/**
+ * Each connection's outage as its client saw it (pure): the longest wait for an answer among
+ * the requests in flight at some point of [startMs, endMs] (sent before its end, answered after
+ * its start). Unlike the gaps between answers, it does not depend on the request interval.
+ */
+export function requestOutages(
+  records: readonly ClientRecord[],
+  startMs: number,
+  endMs: number,
+): Map<number, number> {
+  const worst = new Map<number, number>();
+  for (const r of records) {
+    if (r.kind !== "answer" || r.t > endMs || r.at < startMs) continue;
+    worst.set(r.conn, Math.max(worst.get(r.conn) ?? 0, r.latencyMs));
+  }
+  return worst;
+}
+
+/** Median, p90 and worst of per-connection outages (pure). */
+export function outageSpread(outagesMs: readonly number[]) {
+  const s = [...outagesMs].sort((a, b) => a - b);
+  const at = (q: number) => s.length ? s[Math.min(s.length - 1, Math.floor(q * s.length))] : NaN;
+  const median = at(0.5);
+  const worst = s.length ? s[s.length - 1] : NaN;
+  return { medianMs: median, p90Ms: at(0.9), worstMs: worst, worstOverMedian: worst / median };
+}
+
+export interface LoadMigration {
+  lock: ProcessNetworkLock;
+  to: string;
+  outcome: string;
+  frozenMs: number;
+  connections: number;
+  kept: number;
+  medianMs: number;
+  p90Ms: number;
+  worstMs: number;
+  worstOverMedian: number;
+}
+
+export interface LoadBenchResult {
+  lab: string;
+  connections: number;
+  intervalMs: number;
+  migrations: LoadMigration[];
+}
+
+/** Migrates the lab's server there and back under load, once per lock in `locks`. */
+export async function benchLoad(options: {
+  connections?: number;
+  intervalMs?: number;
+  locks?: ProcessNetworkLock[];
+  labName?: string;
+} = {}): Promise<LoadBenchResult> {
+  const connections = options.connections ?? 1000;
+  const intervalMs = options.intervalMs ?? 300;
+  const lab = withClientLoad(
+    await loadLab(options.labName ?? "process-migration"),
+    connections,
+    intervalMs,
+  );
+  const migrations: LoadMigration[] = [];
+  for (const lock of options.locks ?? ["ports", "ports-silent"]) {
+    await labDown(lab, { progress: silentProgress });
+    await labUp(lab, { progress: silentProgress });
+    try {
+      // Every connection accepted and answering before the first migration.
+      await clientAnswering(lab, connections);
+      const client = (await readPlacements(lab.runDir!)).find((p) => p.name === "client")!;
+      for (const to of ["h3", "h2"]) {
+        const report = await migrateWorkload(lab, {
+          workload: "server",
+          to,
+          networkLock: lock,
+          progress: silentProgress,
+          settleMs: 3000,
+        });
+        const conns = report.downtime?.connections ?? [];
+        const silent = new Set(report.downtime?.silentConnections ?? []);
+        const start = Date.parse(report.startedAt);
+        const log = await Deno.readTextFile(client.logFile);
+        const outages = requestOutages(
+          parseWorkloadLog(log, client.logFile),
+          start,
+          start + report.wallMs,
+        );
+        migrations.push({
+          lock,
+          to,
+          outcome: report.outcome,
+          frozenMs: report.frozenMs,
+          connections: conns.length,
+          kept: conns.filter((c) => !c.broken && !silent.has(c.conn)).length,
+          ...outageSpread([...outages.values()]),
+        });
+        if (report.outcome !== "migrated") break;
+      }
+    } finally {
+      await labDown(lab, { progress: silentProgress });
+    }
+  }
+  return { lab: lab.name, connections, intervalMs, migrations };
+}
