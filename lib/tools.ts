@@ -244,6 +244,11 @@ export async function toolVersion(
   }
 }
 
+/** The version number in a `--version` line ("Version: 4.2.1" → "4.2.1"), else the line. */
+export function versionNumber(line: string): string {
+  return /\d+\.\d+[\w.+~-]*/.exec(line)?.[0] ?? line;
+}
+
 /** The line of a `--version` output that carries the version (pure; see {@link toolVersion}). */
 export function parseVersionLine(text: string): string | undefined {
   const lines = text.split("\n").map((l) => l.trim()).filter(Boolean);

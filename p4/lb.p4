@@ -5,7 +5,9 @@
  * each new TCP connection (SYN) from a slot table, remembers the choice per connection in a
  * register, and keeps using it for the connection's lifetime. A backend is a small id whose
  * address lives in one table entry, so migrating a server to another IP is one MODIFY.
- * Everything else IPv4 is routed by longest-prefix match on the destination.
+ * Everything else IPv4 is routed by longest-prefix match on the destination. ICMP errors a backend
+ * sends about a connection are translated like its segments (RFC 5508, as a NAT does): the client
+ * sees them come from the VIP, about a packet it sent to the VIP, and can match them to its socket.
  * The design and the control-plane API are described in p4/README.md.
  */
 #include <core.p4>
@@ -13,6 +15,8 @@
 
 const bit<16> ETHERTYPE_IPV4 = 0x0800;
 const bit<8>  IP_PROTO_TCP   = 6;
+const bit<8>  IP_PROTO_ICMP  = 1;
+const bit<8>  ICMP_DEST_UNREACHABLE = 3;
 const bit<8>  TCP_FLAG_SYN   = 0x02;
 const bit<8>  TCP_FLAG_ACK   = 0x10;
 
@@ -82,11 +86,29 @@ header tcp_t {
     bit<16> urgentPtr;
 }
 
+header icmp_t {
+    bit<8>  type;
+    bit<8>  code;
+    bit<16> checksum;
+    bit<32> rest;
+}
+
+/* The first 8 bytes of the TCP header an ICMP error quotes (all it is sure to carry). */
+header quoted_tcp_t {
+    bit<16> srcPort;
+    bit<16> dstPort;
+    bit<32> seqNo;
+}
+
 struct headers_t {
     ethernet_t     ethernet;
     ipv4_t         ipv4;
     ipv4_options_t ipv4_options;
     tcp_t          tcp;
+    /* An ICMP destination-unreachable error and the packet it quotes (TCP, no IP options). */
+    icmp_t         icmp;
+    ipv4_t         quoted_ipv4;
+    quoted_tcp_t   quoted_tcp;
 }
 
 struct metadata_t {
@@ -100,6 +122,10 @@ struct metadata_t {
     backend_id_t backend_id;
     bit<32>      flow_index;
     bit<16>      flow_signature;
+    /* backend_sources' key: a segment's source, or the destination an ICMP error quotes. */
+    ipv4_addr_t  source_addr;
+    bit<16>      source_port;
+    ipv4_addr_t  vip_addr;
 }
 
 error { BadIpv4Header }
@@ -132,8 +158,30 @@ parser LbParser(packet_in packet, out headers_t hdr, inout metadata_t meta,
         /* Non-first fragments carry no TCP header. */
         transition select(hdr.ipv4.protocol, hdr.ipv4.fragOffset) {
             (IP_PROTO_TCP, 0): parse_tcp;
+            (IP_PROTO_ICMP, 0): parse_icmp;
             default: accept;
         }
+    }
+
+    state parse_icmp {
+        packet.extract(hdr.icmp);
+        transition select(hdr.icmp.type) {
+            ICMP_DEST_UNREACHABLE: parse_quoted_ipv4;
+            default: accept;
+        }
+    }
+
+    state parse_quoted_ipv4 {
+        packet.extract(hdr.quoted_ipv4);
+        transition select(hdr.quoted_ipv4.ihl, hdr.quoted_ipv4.protocol) {
+            (5, IP_PROTO_TCP): parse_quoted_tcp;
+            default: accept;
+        }
+    }
+
+    state parse_quoted_tcp {
+        packet.extract(hdr.quoted_tcp);
+        transition accept;
     }
 
     state parse_tcp {
@@ -221,14 +269,14 @@ control LbIngress(inout headers_t hdr, inout metadata_t meta,
 
     /* Server -> client: a backend's current address and service port -> the VIP. */
     action set_src_to_vip(ipv4_addr_t vip_addr) {
-        hdr.ipv4.srcAddr = vip_addr;
+        meta.vip_addr = vip_addr;
         meta.rewritten = 1;
     }
 
     table backend_sources {
         key = {
-            hdr.ipv4.srcAddr: exact @name("src_addr");
-            hdr.tcp.srcPort: exact @name("src_port");
+            meta.source_addr: exact @name("src_addr");
+            meta.source_port: exact @name("src_port");
         }
         actions = { set_src_to_vip; NoAction; }
         default_action = NoAction();
@@ -303,8 +351,21 @@ control LbIngress(inout headers_t hdr, inout metadata_t meta,
                 return;
             }
             backend_packets.count((bit<32>)meta.backend_id);
-        } else if (hdr.tcp.isValid()) {
-            backend_sources.apply();
+        } else if (hdr.tcp.isValid() || hdr.quoted_tcp.isValid()) {
+            /* A backend's segment, or its ICMP error about one it received from a client. */
+            if (hdr.tcp.isValid()) {
+                meta.source_addr = hdr.ipv4.srcAddr;
+                meta.source_port = hdr.tcp.srcPort;
+            } else {
+                meta.source_addr = hdr.quoted_ipv4.dstAddr;
+                meta.source_port = hdr.quoted_tcp.dstPort;
+            }
+            if (backend_sources.apply().hit) {
+                hdr.ipv4.srcAddr = meta.vip_addr;
+                if (hdr.quoted_tcp.isValid()) {
+                    hdr.quoted_ipv4.dstAddr = meta.vip_addr;
+                }
+            }
         }
 
         routes.apply();
@@ -353,6 +414,22 @@ control LbComputeChecksum(inout headers_t hdr, inout metadata_t meta) {
               hdr.tcp.dataOffset, hdr.tcp.res, hdr.tcp.flags, hdr.tcp.window,
               hdr.tcp.urgentPtr },
             hdr.tcp.checksum, HashAlgorithm.csum16);
+        /* A translated ICMP error: the quoted header's checksum, then the ICMP checksum over
+         * everything after the ICMP checksum field (quoted headers and the rest of the quote). */
+        update_checksum(hdr.quoted_tcp.isValid() && meta.rewritten == 1,
+            { hdr.quoted_ipv4.version, hdr.quoted_ipv4.ihl, hdr.quoted_ipv4.diffserv,
+              hdr.quoted_ipv4.totalLen, hdr.quoted_ipv4.identification, hdr.quoted_ipv4.flags,
+              hdr.quoted_ipv4.fragOffset, hdr.quoted_ipv4.ttl, hdr.quoted_ipv4.protocol,
+              hdr.quoted_ipv4.srcAddr, hdr.quoted_ipv4.dstAddr },
+            hdr.quoted_ipv4.hdrChecksum, HashAlgorithm.csum16);
+        update_checksum_with_payload(hdr.quoted_tcp.isValid() && meta.rewritten == 1,
+            { hdr.icmp.type, hdr.icmp.code, hdr.icmp.rest,
+              hdr.quoted_ipv4.version, hdr.quoted_ipv4.ihl, hdr.quoted_ipv4.diffserv,
+              hdr.quoted_ipv4.totalLen, hdr.quoted_ipv4.identification, hdr.quoted_ipv4.flags,
+              hdr.quoted_ipv4.fragOffset, hdr.quoted_ipv4.ttl, hdr.quoted_ipv4.protocol,
+              hdr.quoted_ipv4.hdrChecksum, hdr.quoted_ipv4.srcAddr, hdr.quoted_ipv4.dstAddr,
+              hdr.quoted_tcp.srcPort, hdr.quoted_tcp.dstPort, hdr.quoted_tcp.seqNo },
+            hdr.icmp.checksum, HashAlgorithm.csum16);
     }
 }
 
@@ -362,6 +439,9 @@ control LbDeparser(packet_out packet, in headers_t hdr) {
         packet.emit(hdr.ipv4);
         packet.emit(hdr.ipv4_options);
         packet.emit(hdr.tcp);
+        packet.emit(hdr.icmp);
+        packet.emit(hdr.quoted_ipv4);
+        packet.emit(hdr.quoted_tcp);
     }
 }
 

@@ -24,11 +24,36 @@ import {
   machinesSvg,
 } from "../lib/bench/machines.ts";
 import { describeShaping } from "../lib/machines/apply.ts";
-import { BENCH_SECTIONS, benchArgsProblem } from "./commands.ts";
+import { BENCH_SECTIONS, benchArgsProblem, parseBenchArgs } from "./commands.ts";
+import { reportError } from "./command.ts";
+import { loadAverageNow, machineFacts } from "../lib/bench/machine_facts.ts";
+import {
+  newestBenchReport,
+  readBenchRun,
+  writeReadmeResults,
+} from "../lib/bench/readme_results.ts";
 
 // --help, or an unknown option or section (with a did-you-mean), before anything runs.
 const argsProblem = benchArgsProblem(Deno.args);
 if (argsProblem !== undefined) Deno.exit(argsProblem);
+const args = parseBenchArgs(Deno.args);
+
+/** README.md's results from these reports (none: the newest); the exit code. */
+async function readmeFrom(reports: string[]): Promise<number> {
+  try {
+    const files = reports.length ? reports : [await newestBenchReport()];
+    const runs = [];
+    for (const f of files) runs.push(await readBenchRun(f));
+    await writeReadmeResults(runs);
+    console.log(`Rewrote README.md's results from ${runs.map((r) => r.file).join(", ")}`);
+    return 0;
+  } catch (err) {
+    return reportError(err);
+  }
+}
+
+// `--readme` without sections measures nothing: README.md from reports already saved.
+if (args.readme && !args.sections.length) Deno.exit(await readmeFrom(args.reports));
 
 const SECTIONS = BENCH_SECTIONS;
 type Section = typeof SECTIONS[number];
@@ -44,7 +69,7 @@ const NEEDS: Record<Section, Capability[]> = {
   machines: ["root", "bmv2", "netns", "criu"],
 };
 
-const wanted = (Deno.args.length ? Deno.args : SECTIONS) as Section[];
+const wanted = (args.sections.length ? args.sections : SECTIONS) as Section[];
 for (const s of wanted) {
   if (!SECTIONS.includes(s)) {
     console.error(`bench: unknown section "${s}"; sections: ${SECTIONS.join(", ")}`);
@@ -68,7 +93,9 @@ const row = (name: string, s: LatencyStats, target = "") => [
   target,
 ];
 const LAT_HEADER = ["measure", "p50 ms", "p95 ms", "max ms", "target"];
-const results: Record<string, unknown> = { startedAt: new Date().toISOString() };
+// The machine, once per run: README.md's results say where and under what load they were taken.
+const machine = await machineFacts();
+const results: Record<string, unknown> = { startedAt: new Date().toISOString(), machine };
 const runDir = `${new URL("../.run/bench", import.meta.url).pathname}`;
 
 if (wanted.includes("p4runtime")) {
@@ -273,7 +300,10 @@ if (wanted.includes("machines")) {
   console.log(`Saved ${svg}`);
 }
 
+machine.loadAverage.after = loadAverageNow();
 const file = `${reportDir}/bench-${stamp}.json`;
 await Deno.writeTextFile(file, JSON.stringify(results, null, 2) + "\n");
 console.log(`\nSaved ${file}`);
+const readmeCode = args.readme ? await readmeFrom([file]) : 0;
 if (peersFailed) Deno.exit(2);
+if (readmeCode) Deno.exit(readmeCode);

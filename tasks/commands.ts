@@ -29,7 +29,8 @@ export const BENCH_SECTIONS = [
  */
 export const bench: Command = {
   summary: "Measure P4Runtime, controller, lab up/down and migrations (JSON in report/)",
-  usage: `Usage: deno task bench [section…]
+  usage: `Usage: deno task bench [section…] [--readme]
+       deno task bench --readme [report/bench-<time>.json…]
 
 Measures this machine against the project's performance targets, prints a table per section and
 saves everything as JSON in report/bench-<time>.json. Without a section, runs them all.
@@ -54,13 +55,22 @@ Sections:
               post-copy (--lazy); a table and an SVG plot in report/ (root, BMv2, netns, CRIU);
               P4CF_MACHINES_MB="16,128" and P4CF_MACHINES_RUNS=2 change the sizes and runs
 
+Options:
+  --readme    Rewrite README.md's results (between <!-- bench-results:begin --> and
+              <!-- bench-results:end -->) as a table with the machine, the load average and the
+              peers' numbers beside ours: after the sections given, from this run; without
+              sections, from the newest report/bench-*.json, or from the reports given (each
+              section from the last report that has it)
+
 A section stops with the reason when something it needs is missing (see \`deno task doctor\`).`,
-  async run(_values, positionals) {
-    const problem = benchArgsProblem(positionals);
+  options: { readme: { type: "boolean" } },
+  async run(values, positionals) {
+    const args = [...(values.readme ? ["--readme"] : []), ...positionals];
+    const problem = benchArgsProblem(args);
     if (problem !== undefined) return problem;
     const script = new URL("./bench.ts", import.meta.url).pathname;
     const child = new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", "--v8-flags=--expose-gc", script, ...positionals],
+      args: ["run", "-A", "--v8-flags=--expose-gc", script, ...args],
       stdin: "inherit",
       stdout: "inherit",
       stderr: "inherit",
@@ -68,6 +78,41 @@ A section stops with the reason when something it needs is missing (see \`deno t
     return (await child.status).code;
   },
 };
+
+/** `bench`'s arguments: the sections to run, and `--readme` with the reports it reads. */
+export interface BenchArgs {
+  sections: (typeof BENCH_SECTIONS)[number][];
+  readme: boolean;
+  /** Reports for `--readme` without sections (none: the newest). */
+  reports: string[];
+}
+
+/**
+ * Parses `bench`'s arguments: sections, `--readme`, and (with `--readme` and no section) report
+ * files. An unknown option or section, or a report beside sections, is a UserError.
+ */
+export function parseBenchArgs(args: readonly string[]): BenchArgs {
+  const { values, positionals } = parseCommandArgs("bench", bench, args);
+  const readme = values.readme === true;
+  const reports = positionals.filter((p) => p.endsWith(".json"));
+  const sections = positionals.filter((p) => !p.endsWith(".json"));
+  for (const s of sections) {
+    if ((BENCH_SECTIONS as readonly string[]).includes(s)) continue;
+    const near = didYouMean(s, BENCH_SECTIONS);
+    throw new UserError(`bench: unknown section "${s}"`, {
+      hint: near
+        ? `did you mean "${near}"? (see \`deno task bench --help\`)`
+        : `sections are ${BENCH_SECTIONS.join(", ")}`,
+    });
+  }
+  if (reports.length && (!readme || sections.length)) {
+    throw new UserError(`bench: ${reports[0]} is read only by --readme without sections`, {
+      hint: "`deno task bench --readme report/bench-<time>.json` rewrites README.md from it; " +
+        "`deno task bench <section…> --readme` measures and writes README.md from that run",
+    });
+  }
+  return { sections: sections as BenchArgs["sections"], readme, reports };
+}
 
 /**
  * Answers `bench`'s arguments before anything runs: its help (0), or one error with a
@@ -79,16 +124,7 @@ export function benchArgsProblem(args: readonly string[]): number | undefined {
     return 0;
   }
   try {
-    const { positionals } = parseCommandArgs("bench", bench, args);
-    for (const s of positionals) {
-      if ((BENCH_SECTIONS as readonly string[]).includes(s)) continue;
-      const near = didYouMean(s, BENCH_SECTIONS);
-      throw new UserError(`bench: unknown section "${s}"`, {
-        hint: near
-          ? `did you mean "${near}"? (see \`deno task bench --help\`)`
-          : `sections are ${BENCH_SECTIONS.join(", ")}`,
-      });
-    }
+    parseBenchArgs(args);
   } catch (err) {
     return reportError(err);
   }

@@ -1,7 +1,7 @@
 /** `doctor`: what this machine can run, its tools' versions and paths, and the CRIU self-check. */
 import { type Capability, probeCapability } from "../lib/capabilities.ts";
 import { formatTable } from "../lib/table.ts";
-import { findTool, type ToolName, TOOLS, toolVersion } from "../lib/tools.ts";
+import { findTool, type ToolName, TOOLS, toolVersion, versionNumber } from "../lib/tools.ts";
 import type { Command } from "./command.ts";
 
 /** What `deno task demo` needs: doctor fails (exit 1) when one of these is missing. */
@@ -87,7 +87,7 @@ async function toolsTable(): Promise<string> {
       return [TOOLS[tool].program, "-", `missing: ${found.reason.split("; ")[0]}`];
     }
     const line = await toolVersion(found.path, { args: TOOLS[tool].versionArgs });
-    const version = /\d+\.\d+[\w.+~-]*/.exec(line ?? "")?.[0] ?? line ?? "?";
+    const version = line === undefined ? "?" : versionNumber(line);
     const where = found.source === "PATH" ? "" : ` (${found.source})`;
     return [TOOLS[tool].program, version, `${found.path}${where}`];
   }));

@@ -74,6 +74,6 @@ Deno.test("test, bench and check answer --help with their own help", async () =>
   assert.equal(wrong.code, 1);
   assert.equal(
     new TextDecoder().decode(wrong.stderr),
-    "error: bench: unknown option --fast\nhint: it takes no options (see `deno task bench --help`)\n",
+    "error: bench: unknown option --fast\nhint: its options are --readme (see `deno task bench --help`)\n",
   );
 });

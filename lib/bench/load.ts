@@ -11,7 +11,9 @@
  *
  * @module
  */
-import { loadLab } from "../lab/load.ts";
+import { findLab } from "../lab/find.ts";
+import { parseLabFile } from "../lab/parse.ts";
+import { repoRoot } from "../lab/paths.ts";
 import type { Lab } from "../lab/types.ts";
 import { labDown, labUp } from "../runtime/session.ts";
 import { migrateWorkload } from "../migrate/lab_migration.ts";
@@ -53,6 +55,24 @@ export function requestOutages(
   return worst;
 }
 
+/**
+ * A copy of a shipped lab under a name and id of the bench's own (`<name>-load`, `<id>l`), written
+ * to .run/bench/ for the lab's controller to read: the bench never touches a lab a user (or
+ * another bench) has up.
+ */
+async function benchCopy(labName: string): Promise<Lab> {
+  const source = findLab(labName);
+  const name = `${labName}-load`;
+  const text = (await Deno.readTextFile(source))
+    .replace(/^name: .*$/m, `name: ${name}`)
+    .replace(/^id: (.*)$/m, (_, id: string) => `id: ${id.trim()}l`);
+  const dir = `${repoRoot()}/.run/bench`;
+  await Deno.mkdir(dir, { recursive: true });
+  const file = `${dir}/${name}.yaml`;
+  await Deno.writeTextFile(file, text);
+  return await parseLabFile(file);
+}
+
 /** Median, p90 and worst of per-connection outages (pure). */
 export function outageSpread(outagesMs: readonly number[]) {
   const s = [...outagesMs].sort((a, b) => a - b);
@@ -92,7 +112,7 @@ export async function benchLoad(options: {
   const connections = options.connections ?? 1000;
   const intervalMs = options.intervalMs ?? 300;
   const lab = withClientLoad(
-    await loadLab(options.labName ?? "process-migration"),
+    await benchCopy(options.labName ?? "process-migration"),
     connections,
     intervalMs,
   );

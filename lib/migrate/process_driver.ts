@@ -25,15 +25,8 @@ import { readDumpInfo } from "../criu/dump_info.ts";
 import { readDumpStats } from "../criu/stats.ts";
 import { rewriteDumpAddresses } from "../criu/rewrite.ts";
 import { tcpStateName } from "../criu/sockets.ts";
-import {
-  defaultShell,
-  inNetns,
-  processTreeOf,
-  type RunResult,
-  type Shell,
-  signalProcess,
-} from "../shell.ts";
-import { lockPorts, portLockArgv, portLockScript } from "../criu/port_lock.ts";
+import { defaultShell, inNetns, processTreeOf, type Shell, signalProcess } from "../shell.ts";
+import { lockPorts, portLockArgv } from "../criu/port_lock.ts";
 import { ensureKerndatCache } from "../criu/kerndat_cache.ts";
 import { icmpUnlimitedArgv } from "../net/icmp_unlimited.ts";
 import { tcpSocketsOf } from "../net/proc_tcp.ts";
@@ -186,10 +179,6 @@ export class ProcessDriver implements MigrationDriver {
   private stoppedPids: number[] = [];
   private preDumpRounds = 0;
   private currentPid: number;
-  /** The dumped tree's pids, as the dump's images list them (the restore's are the same). */
-  private dumpedPids?: number[];
-  /** `nft` started before the freeze, waiting for the port lock's script (see prepare()). */
-  private portLock?: PreparedNft;
   /** The process tree and its ICMP setting, prepared before the freeze (see prepare()). */
   private prepared?: { pids: number[]; icmpUnlimited: boolean };
 
@@ -227,27 +216,13 @@ export class ProcessDriver implements MigrationDriver {
       this.options.networkLock !== "ports-silent";
     if (refuse) await shell.run(inNetns(this.options.sourceNetns, icmpUnlimitedArgv()));
     this.prepared = { pids, icmpUnlimited: refuse };
-    if (ownLock(this.options.networkLock)) {
-      await Deno.mkdir(this.plan.imagesDir.replace(/\/images$/, ""), { recursive: true });
-      this.portLock = await PreparedNft.start(
-        shell,
-        this.options.sourceNetns,
-        `${this.plan.imagesDir.replace(/\/images$/, "")}/port-lock.fifo`,
-      );
-    }
-    return `CRIU kernel cache ${kerndat}, ${pids.length} process(es)` +
-      (this.portLock ? ", port lock waiting" : "");
+    return `CRIU kernel cache ${kerndat}, ${pids.length} process(es)`;
   }
 
   async preDump(round: number): Promise<string> {
     const args = this.plan.preDump(round);
     await Deno.mkdir(args.imagesDir, { recursive: true });
-    const { elapsedMs } = await criuPreDump({ ...args, ...this.run }).catch(async (err) => {
-      // No dump follows a failed pre-dump: the waiting `nft` goes.
-      await this.portLock?.cancel();
-      this.portLock = undefined;
-      throw err;
-    });
+    const { elapsedMs } = await criuPreDump({ ...args, ...this.run });
     this.preDumpRounds = round + 1;
     const stats = await readDumpStats(args.imagesDir).catch(() => undefined);
     const pages = stats ? `, ${stats.pagesWritten} pages copied` : "";
@@ -275,7 +250,6 @@ export class ProcessDriver implements MigrationDriver {
     // The process is gone now: a failure here must not read as a failed dump (whose contract is
     // that the source still serves), so the note is best effort.
     const info = await readDumpInfo(this.plan.imagesDir).catch(() => undefined);
-    this.dumpedPids = info?.pids;
     if (!info) return `pid ${this.options.pid}`;
     const established = info.sockets.filter((s) => tcpStateName(s.state) === "ESTABLISHED").length;
     const note = `pid ${info.rootPid}, ${established} connection${established === 1 ? "" : "s"}`;
@@ -294,25 +268,14 @@ export class ProcessDriver implements MigrationDriver {
    */
   private async lockPorts(shell: Shell): Promise<void> {
     const prepared = this.prepared;
-    let waiting = this.portLock;
-    this.portLock = undefined;
-    try {
-      const sockets = await tcpSocketsOf(prepared?.pids ?? processTreeOf([this.currentPid]));
-      const ports = sockets.map((s) => s.localPort);
-      const refuse = this.options.networkLock !== "ports-silent";
-      if (!ports.length) return;
-      if (waiting && prepared?.icmpUnlimited === refuse) {
-        const nft = waiting;
-        waiting = undefined;
-        await nft.apply(portLockScript(ports, { refuse }));
-      } else if (prepared?.icmpUnlimited === refuse) {
-        await shell.run(portLockArgv(this.options.sourceNetns, ports, { refuse }));
-      } else {
-        await lockPorts(shell, this.options.sourceNetns, ports, { refuse });
-      }
-    } finally {
-      // Unused, the waiting nft must still end (a running child keeps this process alive).
-      await waiting?.cancel().catch(() => {});
+    const sockets = await tcpSocketsOf(prepared?.pids ?? processTreeOf([this.currentPid]));
+    const ports = sockets.map((s) => s.localPort);
+    const refuse = this.options.networkLock !== "ports-silent";
+    if (!ports.length) return;
+    if (prepared?.icmpUnlimited === refuse) {
+      await shell.run(portLockArgv(this.options.sourceNetns, ports, { refuse }));
+    } else {
+      await lockPorts(shell, this.options.sourceNetns, ports, { refuse });
     }
   }
 
@@ -346,11 +309,8 @@ export class ProcessDriver implements MigrationDriver {
 
   async restore(): Promise<string> {
     const leaveStopped = this.options.resumeAfterSwitch ?? false;
-    // Known before restoring (from the dump, or read now): nothing may fail between a restore
-    // and knowing what to resume.
-    const pids = leaveStopped
-      ? this.dumpedPids ?? (await readDumpInfo(this.plan.targetDir)).pids
-      : [];
+    // Read before restoring: nothing may fail between a restore and knowing what to resume.
+    const pids = leaveStopped ? (await readDumpInfo(this.plan.targetDir)).pids : [];
     const result = await criuRestore({ ...this.plan.restoreTarget, ...this.run, leaveStopped });
     this.record(result, "target");
     this.stoppedPids = pids;
@@ -422,56 +382,4 @@ function restoreNote(r: RestoreResult): string {
   return r.pidWasBusy
     ? `pid ${r.pid}, waited ${r.pidWaitMs.toFixed(0)} ms for the pid`
     : `pid ${r.pid}`;
-}
-
-/**
- * An `nft -f <fifo>` started ahead of time in a namespace, reading its script from a FIFO we hold
- * open: {@link apply} writes the script and closes it, so inside the frozen window only nft's
- * netlink transaction runs (~2-5 ms), not a process start (20-40 ms on a loaded machine). If
- * this process dies first, nft reads an empty script and exits having changed nothing.
- */
-export class PreparedNft {
-  private constructor(
-    private readonly fifo: string,
-    private readonly writer: Deno.FsFile,
-    private readonly done: Promise<RunResult>,
-  ) {}
-
-  /** Starts nft on a new FIFO; undefined when that cannot be set up (the caller runs nft). */
-  static async start(shell: Shell, netns: string, fifo: string): Promise<PreparedNft | undefined> {
-    await Deno.remove(fifo).catch(() => {});
-    const made = await shell.run(["mkfifo", "-m", "600", fifo], { check: false });
-    if (made.code !== 0 || !(await Deno.lstat(fifo).then((s) => s.isFifo, () => false))) {
-      return undefined;
-    }
-    // Opened for reading and writing, a FIFO opens at once, and nft's own open then finds a
-    // writer (this process) instead of blocking: should this process die, nft reads an empty
-    // script and ends.
-    const writer = await Deno.open(fifo, { read: true, write: true });
-    const done = shell.run(inNetns(netns, ["nft", "-f", fifo]), { check: false });
-    return new PreparedNft(fifo, writer, done);
-  }
-
-  /** Gives nft its script and waits for it; throws with nft's message when it fails. */
-  async apply(script: string): Promise<void> {
-    const r = await this.finish(script);
-    if (r.code !== 0) throw new Error(`nft failed (exit ${r.code}): ${r.stderr.trim()}`);
-  }
-
-  /** Lets nft end without changing anything. */
-  async cancel(): Promise<void> {
-    await this.finish("# p4cf: nothing to apply\n");
-  }
-
-  private async finish(script: string): Promise<RunResult> {
-    const bytes = new TextEncoder().encode(script);
-    try {
-      for (let off = 0; off < bytes.length;) off += await this.writer.write(bytes.subarray(off));
-    } finally {
-      this.writer.close();
-    }
-    const r = await this.done;
-    await Deno.remove(this.fifo).catch(() => {});
-    return r;
-  }
 }

@@ -349,6 +349,19 @@ capTest({
       assert.deepEqual(withOptions.results, ["ok"]);
       assert.deepEqual((await client.send("ask")).results.slice(51), ["h3"]);
 
+      // A backend's ICMP error about a client's segment is translated like its segments (as a NAT
+      // does): it reaches the client from the VIP, quoting the VIP, so the client's kernel matches
+      // it to the socket. Here h3 refuses new connections: the client learns at once (host
+      // unreachable), instead of retrying its SYN until its timeout.
+      const refuse = "add table inet p4t_refuse; add chain inet p4t_refuse in " +
+        "{ type filter hook input priority -300; policy accept; }; add rule inet p4t_refuse in " +
+        `tcp dport ${SERVICE_PORT} tcp flags syn reject with icmpx type host-unreachable`;
+      await shell.run(inNetns(ns(lab.hosts[2]), ["nft", refuse]));
+      const refused = await client.send(`open ${vip} ${SERVICE_PORT} 1`);
+      await shell.run(inNetns(ns(lab.hosts[2]), ["nft", "delete", "table", "inet", "p4t_refuse"]));
+      assert.deepEqual(refused.results, ["ERR:OSError"], "the SYN's ICMP error reached the client");
+      assert.ok(refused.ms < 1000, `refused at once, not timed out (${refused.ms.toFixed(0)} ms)`);
+
       // UDP to the VIP is dropped and counted.
       const drops = async () =>
         (await p4rt!.readCounter(COUNTERS.drops, DROP_REASONS.vipNotService))[0].packets;

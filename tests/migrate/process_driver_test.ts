@@ -3,11 +3,7 @@ import { capTest } from "../_caps.ts";
 import { dumpArgv, nftLockCleanupArgv, preDumpArgv } from "../../lib/criu/commands.ts";
 import { readDumpInfo } from "../../lib/criu/dump_info.ts";
 import { assertInNetns } from "../../lib/criu/selfcheck.ts";
-import {
-  planProcessMigration,
-  PreparedNft,
-  ProcessDriver,
-} from "../../lib/migrate/process_driver.ts";
+import { planProcessMigration, ProcessDriver } from "../../lib/migrate/process_driver.ts";
 import { type MigrationResult, runMigration } from "../../lib/migrate/run.ts";
 import { RecordingProgress } from "../../lib/progress.ts";
 import {
@@ -329,34 +325,6 @@ capTest({
       await assertClientIntact(rig, since, Date.now());
     } finally {
       await rig.dispose();
-    }
-  },
-});
-
-capTest({
-  name: "an nft started before the freeze applies the script it is given, or nothing",
-  needs: ["root", "netns"],
-  async fn() {
-    const netns = `p4t${crypto.randomUUID().slice(0, 6)}`;
-    const dir = await Deno.makeTempDir({ prefix: "p4t-nft-" });
-    const tables = async () =>
-      (await defaultShell.run(["ip", "netns", "exec", netns, "nft", "list", "tables"])).stdout;
-    await defaultShell.run(["ip", "netns", "add", netns]);
-    try {
-      const nft = await PreparedNft.start(defaultShell, netns, `${dir}/lock.fifo`);
-      assert.ok(nft, "a FIFO and a waiting nft");
-      await nft.apply("table inet p4t_prepared {}\n");
-      assert.match(await tables(), /table inet p4t_prepared/);
-      assert.equal(await Deno.lstat(`${dir}/lock.fifo`).catch(() => undefined), undefined);
-
-      const unused = await PreparedNft.start(defaultShell, netns, `${dir}/lock.fifo`);
-      await unused!.cancel();
-      const bad = await PreparedNft.start(defaultShell, netns, `${dir}/lock.fifo`);
-      await assert.rejects(bad!.apply("this is not nft\n"), /nft failed/);
-      assert.equal((await tables()).trim(), "table inet p4t_prepared");
-    } finally {
-      await defaultShell.run(["ip", "netns", "del", netns], { check: false });
-      await Deno.remove(dir, { recursive: true });
     }
   },
 });
