@@ -62,11 +62,22 @@ fi
 echo p4cf-debian12 >"$root/etc/hostname"
 printf '127.0.0.1 localhost\n127.0.1.1 p4cf-debian12\n' >"$root/etc/hosts"
 echo '/dev/vda / ext4 defaults,errors=remount-ro 0 1' >"$root/etc/fstab"
+# The NIC is named ens3, as on a stock Debian 12 under KVM, not eth0: labs name their hosts'
+# interfaces eth0, which a Debian 12 (6.1) kernel refuses beside a host eth0 when the link is
+# created from the host's namespace. The kernel's own names are kept (net.ifnames=0), so the name
+# comes from this rule alone, whatever PCI slot libvirt gives the NIC.
+mkdir -p "$root/etc/systemd/network"
+cat >"$root/etc/systemd/network/10-p4cf-nic.link" <<LINK
+[Match]
+OriginalName=eth0
+[Link]
+Name=ens3
+LINK
 cat >"$root/etc/network/interfaces" <<NET
 auto lo
 iface lo inet loopback
-auto eth0
-iface eth0 inet dhcp
+auto ens3
+iface ens3 inet dhcp
 NET
 # The VM's console is its serial port; no getty on a virtual terminal nobody sees.
 ln -sf /dev/null "$root/etc/systemd/system/getty@tty1.service"

@@ -61,6 +61,9 @@ export async function logSays(path: string, done: string): Promise<boolean> {
   return (await Deno.readTextFile(path).catch(() => "")).includes(done);
 }
 
+/** How long a process being started takes at most to exec its program, on a loaded machine. */
+const EXEC_GRACE_MS = 150;
+
 /**
  * Lets the CRIU runs a killed migration left finish: a dump ends when CRIU exits, a restore
  * once CRIU logged its success (CRIU then stays, as the restored process's parent). Runs still
@@ -82,6 +85,12 @@ export async function settleCriuRuns(
     return left;
   };
   let left = await pending();
+  if (!left.length) {
+    // A CRIU the dead migration was starting may not have exec'd yet (its command line is then
+    // still the migration's): look once more before deciding that none runs.
+    await new Promise((r) => setTimeout(r, EXEC_GRACE_MS));
+    left = await pending();
+  }
   if (!left.length) return undefined;
   const first = left.map((r) => `criu ${r.operation} (pid ${r.pid})`);
   const t0 = Date.now();

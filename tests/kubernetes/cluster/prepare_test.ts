@@ -10,6 +10,9 @@ Deno.test("a lab cluster is refused beside another kubelet, naming it", async ()
   await Deno.chmod(`${dir}/kubelet`, 0o755);
   const other = new Deno.Command(`${dir}/kubelet`, { args: ["30"] }).spawn();
   try {
+    // Until it has exec'd, the child is a copy of this process, not yet named kubelet.
+    const named = () => Deno.readTextFileSync(`/proc/${other.pid}/comm`).trim() === "kubelet";
+    for (let i = 0; i < 200 && !named(); i++) await new Promise((r) => setTimeout(r, 5));
     assert.throws(() => checkPorts(nodeIdentity("t9x9")), (err: unknown) => {
       assert.ok(err instanceof UserError);
       assert.match(err.message, new RegExp(`kubelet \\(pid ${other.pid}\\) already runs`));
