@@ -378,7 +378,8 @@ case "$kubernetes_source" in
         "exit: "*) k8s_status=${line#exit: } ;;
         *) printf '%s\n' "$line" ;;
       esac
-    done < <(bash "$here/lab/provision/install-kubernetes-apt.sh" 2>&1; echo "exit: $?")
+    # `|| s=$?`: the substitution's subshell inherits set -e, which would end it before the echo.
+    done < <(s=0; bash "$here/lab/provision/install-kubernetes-apt.sh" 2>&1 || s=$?; echo "exit: $s")
     case "$k8s_status" in
       0) ;;
       3|4) info "the kubernetes lab and the Kubernetes tier of the tests need what is missing; they" \

@@ -20,12 +20,20 @@ import { type LatencyStats, latencyStats } from "../p4runtime/bench.ts";
  * benches comparing two migrations give both the same client.
  */
 export function withClientInterval(lab: Lab, intervalMs: number): Lab {
+  return withClientOptions(lab, { "-i": String(intervalMs) });
+}
+
+/** The lab with its counter client's options `options` (flag → value) set, replacing its own. */
+export function withClientOptions(lab: Lab, options: Record<string, string>): Lab {
   const workloads = lab.workloads.map((w) => {
     if (w.role !== "client" || !/counter_client$/.test(w.command[0])) return w;
     const command = [...w.command];
-    const i = command.indexOf("-i");
-    if (i > 0) command.splice(i, 2);
-    return { ...w, command: [...command, "-i", String(intervalMs)] };
+    for (const [flag, value] of Object.entries(options)) {
+      const i = command.indexOf(flag);
+      if (i > 0) command.splice(i, 2);
+      command.push(flag, value);
+    }
+    return { ...w, command };
   });
   return { ...lab, workloads };
 }

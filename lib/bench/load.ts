@@ -19,22 +19,14 @@ import { labDown, labUp } from "../runtime/session.ts";
 import { migrateWorkload } from "../migrate/lab_migration.ts";
 import type { ProcessNetworkLock } from "../migrate/process_driver.ts";
 import { silentProgress } from "../progress.ts";
-import { withClientInterval } from "./labs.ts";
+import { withClientOptions } from "./labs.ts";
 import { type ClientRecord, parseWorkloadLog } from "../workloads/client_log.ts";
 import { readPlacements } from "../workloads/placements.ts";
 import { clientAnswering } from "../workloads/client_ready.ts";
 
 /** The lab with its counter client holding `connections` connections, `intervalMs` apart. */
 export function withClientLoad(lab: Lab, connections: number, intervalMs: number): Lab {
-  const paced = withClientInterval(lab, intervalMs);
-  const workloads = paced.workloads.map((w) => {
-    if (w.role !== "client" || !/counter_client$/.test(w.command[0])) return w;
-    const command = [...w.command];
-    const c = command.indexOf("-c");
-    if (c > 0) command.splice(c, 2);
-    return { ...w, command: [...command, "-c", String(connections)] };
-  });
-  return { ...paced, workloads };
+  return withClientOptions(lab, { "-i": String(intervalMs), "-c": String(connections) });
 }
 
 /**

@@ -12,7 +12,8 @@
  * @module
  */
 import { UserError } from "../errors.ts";
-import { concatBytes, decodeMessage, fieldUint, findField } from "./protobuf_wire.ts";
+import { decodeMessage, fieldUint, findField } from "./protobuf_wire.ts";
+import { concatBytes } from "../bytes.ts";
 
 /** Magic numbers of CRIU images (criu/include/magic.h). */
 export const MAGIC = {

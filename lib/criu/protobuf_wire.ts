@@ -9,6 +9,7 @@
  *
  * @module
  */
+import { concatBytes } from "../bytes.ts";
 
 /** Protobuf wire types. */
 export const WireType = {
@@ -66,18 +67,6 @@ export function encodeVarint(value: bigint | number): Uint8Array {
     out.push(v ? b | 0x80 : b);
   } while (v);
   return Uint8Array.from(out);
-}
-
-function concat(parts: readonly Uint8Array[]): Uint8Array {
-  let len = 0;
-  for (const p of parts) len += p.length;
-  const out = new Uint8Array(len);
-  let off = 0;
-  for (const p of parts) {
-    out.set(p, off);
-    off += p.length;
-  }
-  return out;
 }
 
 function tag(number: number, wireType: WireType): Uint8Array {
@@ -167,7 +156,7 @@ export function decodeMessage(buf: Uint8Array): WireField[] {
 
 /** Encodes fields back into a message: their bytes, concatenated. */
 export function encodeMessage(fields: readonly WireField[]): Uint8Array {
-  return concat(fields.map((f) => f.bytes));
+  return concatBytes(fields.map((f) => f.bytes));
 }
 
 /** A new varint field. */
@@ -176,15 +165,15 @@ export function varintField(number: number, value: bigint | number): WireField {
   return {
     number,
     wireType: WireType.Varint,
-    bytes: concat([tag(number, WireType.Varint), encodeVarint(v)]),
+    bytes: concatBytes([tag(number, WireType.Varint), encodeVarint(v)]),
     varint: v,
   };
 }
 
 /** A new length-delimited field (bytes, string or embedded message). */
 export function lenField(number: number, payload: Uint8Array): WireField {
-  const head = concat([tag(number, WireType.Len), encodeVarint(payload.length)]);
-  const bytes = concat([head, payload]);
+  const head = concatBytes([tag(number, WireType.Len), encodeVarint(payload.length)]);
+  const bytes = concatBytes([head, payload]);
   return { number, wireType: WireType.Len, bytes, payload: bytes.subarray(head.length) };
 }
 
@@ -254,7 +243,7 @@ export function replaceRepeatedVarints(
       const slice = values.slice(k, k + n);
       const same = slice.every((v, i) => v === old[k + i]);
       k += n;
-      out.push(same ? f : lenField(number, concat(slice.map((v) => encodeVarint(v)))));
+      out.push(same ? f : lenField(number, concatBytes(slice.map((v) => encodeVarint(v)))));
     } else {
       out.push(f);
     }
@@ -286,5 +275,3 @@ export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
   return true;
 }
-
-export { concat as concatBytes };

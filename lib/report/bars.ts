@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { escapeXml, niceStep, PALETTE } from "./plot.ts";
+import { escapeXml, niceStep, PALETTE, svgOpening } from "./plot.ts";
 
 export interface BarPanel {
   /** The measure, e.g. "MODIFY round trip p50". */
@@ -39,14 +39,7 @@ export function barChartSvg(panels: readonly BarPanel[], options: BarChartOption
   const m = { left: 56, right: 16, top: 78, bottom: 60 };
   const width = panels.length * pw + 20;
   const ph = height - m.top - m.bottom;
-  const parts = [
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" ` +
-    `viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="12">`,
-    `<rect width="${width}" height="${height}" fill="white"/>`,
-    `<text x="${width / 2}" y="22" text-anchor="middle" font-size="15">${
-      escapeXml(options.title)
-    }</text>`,
-  ];
+  const parts = svgOpening(width, height, options.title);
   if (options.subtitle) {
     parts.push(
       `<text x="${width / 2}" y="40" text-anchor="middle" fill="#555">${

@@ -45,6 +45,16 @@ export function niceStep(span: number): number {
   return (m < 1.5 ? 1 : m < 3.5 ? 2 : m < 7.5 ? 5 : 10) * pow;
 }
 
+/** An SVG document's opening: the root element, a white background and a centred title. */
+export function svgOpening(width: number, height: number, title: string): string[] {
+  return [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" ` +
+    `viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="12">`,
+    `<rect width="${width}" height="${height}" fill="white"/>`,
+    `<text x="${width / 2}" y="22" text-anchor="middle" font-size="15">${escapeXml(title)}</text>`,
+  ];
+}
+
 /** Renders samples and windows as an SVG document (latency in ms, log-free linear axes). */
 export function latencyPlotSvg(
   samples: readonly LatencySample[],
@@ -64,14 +74,7 @@ export function latencyPlotSvg(
   const x = (t: number) => m.left + ((t - t0) / 1000 / spanS) * pw;
   const y = (v: number) => m.top + ph - (v / maxLat) * ph;
   const parts: string[] = [];
-  parts.push(
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" ` +
-      `viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="12">`,
-    `<rect width="${width}" height="${height}" fill="white"/>`,
-    `<text x="${width / 2}" y="22" text-anchor="middle" font-size="15">${
-      escapeXml(options.title)
-    }</text>`,
-  );
+  parts.push(...svgOpening(width, height, options.title));
   for (const w of windows) {
     const wx = x(w.start);
     const ww = Math.max(1, x(w.end) - wx);

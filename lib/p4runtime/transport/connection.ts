@@ -35,7 +35,8 @@ import {
   writeFrameHeader,
 } from "./frames.ts";
 import { HeaderDecoder, type HeaderField } from "./hpack.ts";
-import { concat, SocketWriter } from "./socket_writer.ts";
+import { SocketWriter } from "./socket_writer.ts";
+import { concatBytes } from "../../bytes.ts";
 
 /** What a stream's owner is told. Payloads are views of a reused buffer: copy what you keep. */
 export interface StreamHandler {
@@ -259,7 +260,7 @@ export class H2Connection {
       this.#queue(encodeFrameHeader(block.length, FrameType.HEADERS, flags, id), block);
     } else this.#queue(encodeHeaders(id, block, headersEnd, max));
     stream.localEnded = headersEnd;
-    if (data) this.sendData(stream, data.length === 1 ? data[0] : concat(data), endStream);
+    if (data) this.sendData(stream, data.length === 1 ? data[0] : concatBytes(data), endStream);
     return stream;
   }
 
@@ -492,7 +493,7 @@ export class H2Connection {
   #endBlock(): void {
     const block = this.#block!;
     this.#block = undefined;
-    const bytes = block.parts.length === 1 ? block.parts[0] : concat(block.parts);
+    const bytes = block.parts.length === 1 ? block.parts[0] : concatBytes(block.parts);
     // Decode even for a stream we reset: the peer's encoder state includes this block.
     const fields = this.#decoder.decode(bytes);
     const stream = this.#streams.get(block.streamId);

@@ -6,19 +6,7 @@
  *
  * @module
  */
-
-/** Joins byte arrays into one. */
-export function concat(parts: readonly Uint8Array[]): Uint8Array {
-  let n = 0;
-  for (const p of parts) n += p.length;
-  const out = new Uint8Array(n);
-  let pos = 0;
-  for (const p of parts) {
-    out.set(p, pos);
-    pos += p.length;
-  }
-  return out;
-}
+import { concatBytes } from "../../bytes.ts";
 
 export class SocketWriter {
   #out: Uint8Array[] = [];
@@ -59,7 +47,7 @@ export class SocketWriter {
       while (this.#out.length) {
         const parts = this.#out;
         this.#out = [];
-        const buf = parts.length === 1 ? parts[0] : concat(parts);
+        const buf = parts.length === 1 ? parts[0] : concatBytes(parts);
         let off = 0;
         while (off < buf.length) off += await this.socket.write(buf.subarray(off));
       }

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { concat, SocketWriter } from "../../../lib/p4runtime/transport/socket_writer.ts";
+import { SocketWriter } from "../../../lib/p4runtime/transport/socket_writer.ts";
+import { concatBytes } from "../../../lib/bytes.ts";
 
 /** A socket that records each write and takes at most `max` bytes of it. */
 function fakeSocket(max = Infinity, fail = false) {
@@ -33,7 +34,7 @@ Deno.test("what is queued in one turn leaves in one write, partial writes go on"
   await done;
   assert.deepEqual(slow.writes, [[1, 2, 3], [4, 5, 6], [7]]);
   assert.deepEqual(
-    concat([Uint8Array.of(1), Uint8Array.of(), Uint8Array.of(2, 3)]),
+    concatBytes([Uint8Array.of(1), Uint8Array.of(), Uint8Array.of(2, 3)]),
     Uint8Array.of(1, 2, 3),
   );
 });
