@@ -130,13 +130,15 @@ export function rigSetupArgvs(plan: RigPlan): string[][] {
   }
   for (const h of hosts) {
     argvs.push(
+      // Created inside the host's namespace: `ip link add eth0 netns X ...` first makes `eth0`
+      // here, which fails on kernels (Debian 12's 6.1) where this machine has an eth0 itself.
       [
         "ip",
+        "-n",
+        h.netns,
         "link",
         "add",
         h.iface,
-        "netns",
-        h.netns,
         "type",
         "veth",
         "peer",

@@ -29,7 +29,7 @@ Deno.test("rig setup creates links inside namespaces only; teardown deletes ever
   const setup = rigSetupArgvs(p).map((a) => a.join(" "));
   assert.ok(setup.includes("ip netns add p4tx-rtr"));
   assert.ok(
-    setup.includes("ip link add eth0 netns p4tx-src type veth peer name to-src netns p4tx-rtr"),
+    setup.includes("ip -n p4tx-src link add eth0 type veth peer name to-src netns p4tx-rtr"),
   );
   assert.ok(setup.includes("ip -n p4tx-dst route add default via 10.99.3.1"));
   assert.equal(
@@ -37,8 +37,10 @@ Deno.test("rig setup creates links inside namespaces only; teardown deletes ever
     "nsenter --net=/run/netns/p4tx-rtr -- sysctl -qw net.ipv4.ip_forward=1",
   );
   // Every link is created with both ends in a rig namespace, never on the host.
-  for (const line of setup.filter((l) => l.startsWith("ip link add"))) {
-    assert.match(line, /netns p4tx-\w+ type veth peer name \S+ netns p4tx-rtr$/);
+  const links = setup.filter((l) => / link add /.test(l));
+  assert.equal(links.length, 3);
+  for (const line of links) {
+    assert.match(line, /^ip -n p4tx-\w+ link add eth0 type veth peer name \S+ netns p4tx-rtr$/);
   }
   assert.deepEqual(rigTeardownArgvs(p).map((a) => a.at(-1)), [
     "p4tx-rtr",
@@ -65,7 +67,7 @@ Deno.test("a pod rig: source and target are pods whose namespaces are attached, 
   ]);
   assert.ok(setup.includes("ip -n p4tx-src link set lo up"));
   assert.ok(
-    setup.includes("ip link add eth0 netns p4tx-dst type veth peer name to-dst netns p4tx-rtr"),
+    setup.includes("ip -n p4tx-dst link add eth0 type veth peer name to-dst netns p4tx-rtr"),
   );
   // Pods (and their containers) go first; then every namespace, attached ones included.
   assert.deepEqual(rigTeardownArgvs(p).map((a) => a.join(" ")), [
