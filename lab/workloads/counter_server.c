@@ -203,7 +203,9 @@ int main(int argc, char **argv)
 	setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
 	if (bind(lfd, (struct sockaddr *)&sa, sizeof sa) < 0)
 		die("bind");
-	if (listen(lfd, 128) < 0)
+	/* A backlog for every connection it can hold: a client opening a thousand at once would
+	 * otherwise overflow it and get SYN-cookie connections, which did not all survive a dump. */
+	if (listen(lfd, MAX_CONNS) < 0)
 		die("listen");
 	printf("counter_server listening on %s:%d pid %d\n", bind_addr, port, (int)getpid());
 	fflush(stdout);

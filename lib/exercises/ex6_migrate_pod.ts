@@ -231,7 +231,14 @@ export async function checkMigratePod(ctx: CheckContext): Promise<void> {
   done(fault.run.verdict.ok ? "it returned" : "it threw");
   done = progress.step("watch the old pod serve again");
   const answeredAgain = await answeredSince(client.logFile, fault.record.endedAt, 10_000);
-  await waitSlotFree(p.runDir, target.name, 10_000);
+  // Every other slot of the pool free again (a pod the first run created, deleted, holds its
+  // slot until its sandbox is gone): the real run then starts as the lab began, and a pod made
+  // without a reservation lands where it would, on the pool's first free slot.
+  const otherSlots = (server.hosts ?? [server.host]).filter((h) => h !== source.name);
+  const waitPoolFree = async () => {
+    for (const slot of otherSlots) await waitSlotFree(p.runDir, slot, 10_000);
+  };
+  await waitPoolFree();
   const faultRecord: FaultRunRecord = {
     ...fault.record,
     after: await fault.look(),
@@ -243,7 +250,7 @@ export async function checkMigratePod(ctx: CheckContext): Promise<void> {
   const tidied = await tidyAfterFault(p, { ...fault, record: faultRecord }, controller);
   let serving = answeredAgain;
   if (tidied.length) {
-    await waitSlotFree(p.runDir, target.name, 10_000);
+    await waitPoolFree();
     serving = await answeredSince(client.logFile, Date.now(), 10_000);
   }
   done(tidied.length ? `the check put back what was left: ${tidied.join("; ")}` : undefined);
