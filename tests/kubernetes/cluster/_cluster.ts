@@ -3,6 +3,7 @@
  * cannot run a cluster or one already runs, a plain bridge CNI network for the test, and a
  * snapshot of the machine state a cluster may change, to prove `down` put everything back.
  */
+import { runningNodeProcess } from "../../../lib/kubernetes/cluster/prepare.ts";
 import { kubernetesMissing } from "../../../lib/kubernetes/cluster/binaries.ts";
 import { nodeIdentity } from "../../../lib/kubernetes/cluster/config.ts";
 import { clusterPaths } from "../../../lib/kubernetes/cluster/paths.ts";
@@ -22,7 +23,18 @@ export function clusterSkipReason(): string | undefined {
 export function clusterTest(name: string, fn: () => Promise<void>): void {
   const reason = clusterSkipReason();
   if (reason) console.log(`SKIP ${name}: ${reason}`);
-  Deno.test({ name, ignore: reason !== undefined, fn });
+  Deno.test({
+    name,
+    ignore: reason !== undefined,
+    async fn() {
+      // The previous test's node may still be exiting (its down returned once it was told to):
+      // the bring-up refuses beside a running kubelet or CRI-O, rightly.
+      for (let i = 0; i < 100 && runningNodeProcess(); i++) {
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      await fn();
+    },
+  });
 }
 
 /** The test's own CNI bridge (removed by the test, not by the cluster). */
