@@ -8,7 +8,7 @@
  * @module
  */
 import { kubernetesMissing } from "./kubernetes/cluster/binaries.ts";
-import { findTool } from "./tools.ts";
+import { findTool, isExecutable, searchDirs } from "./tools.ts";
 
 export type Capability =
   | "root"
@@ -29,19 +29,7 @@ const PROVISION_HINT = "run `bash lab/provision.sh` as root";
 /** Finds an executable on PATH, or undefined. */
 export function which(cmd: string): string | undefined {
   if (cmd.includes("/")) return isExecutable(cmd) ? cmd : undefined;
-  for (const dir of (Deno.env.get("PATH") ?? "").split(":")) {
-    if (dir && isExecutable(`${dir}/${cmd}`)) return `${dir}/${cmd}`;
-  }
-  return undefined;
-}
-
-function isExecutable(path: string): boolean {
-  try {
-    const st = Deno.statSync(path);
-    return st.isFile && ((st.mode ?? 0o111) & 0o111) !== 0;
-  } catch {
-    return false;
-  }
+  return searchDirs(cmd, (Deno.env.get("PATH") ?? "").split(":"));
 }
 
 /** The CRIU binary to use: $CRIU, else `criu` on PATH or in /usr/local/sbin etc. (lib/tools.ts). */

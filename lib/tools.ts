@@ -288,14 +288,16 @@ function inSetting(
   return value;
 }
 
-function searchDirs(program: string, dirs: readonly string[]): string | undefined {
+/** The first `dir/program` that is an executable file, or undefined. */
+export function searchDirs(program: string, dirs: readonly string[]): string | undefined {
   for (const dir of dirs) {
     if (dir && isExecutable(`${dir}/${program}`)) return `${dir}/${program}`;
   }
   return undefined;
 }
 
-function isExecutable(path: string): boolean {
+/** True when `path` is a file with an execute bit. */
+export function isExecutable(path: string): boolean {
   try {
     const st = Deno.statSync(path);
     return st.isFile && ((st.mode ?? 0o111) & 0o111) !== 0;
