@@ -6,6 +6,7 @@
  */
 import { waitForPort } from "../net/port.ts";
 import { loopbackOnlyEnv } from "./loopback_shim.ts";
+import { setEgressQueueDepth } from "./thrift.ts";
 import { UserError } from "../errors.ts";
 import { describeOwner, portInUse, portOwners } from "../net/port_owner.ts";
 import type { Switch } from "../lab/types.ts";
@@ -119,7 +120,15 @@ export async function startSwitch(sw: Switch, options: StartSwitchOptions): Prom
     timeoutMs: options.timeoutMs ?? 15_000,
     stillRunning: () => pidAlive(pid),
   });
-  if (ready) return running;
+  if (ready) {
+    try {
+      await setEgressQueueDepth(sw.thriftPort, sw.queueDepth);
+    } catch (err) {
+      await stopSwitch(running);
+      throw err;
+    }
+    return running;
+  }
   if (!pidAlive(pid)) {
     throw new Error(`Switch ${sw.name} exited during start-up: ${await logTail(files.output)}`);
   }

@@ -27,7 +27,7 @@ export const LAB_KEYS = {
   ],
   defaults: ["host_kind", "switch_kind"],
   host: ["kind", "ip", "mac", "iface", "gateway", "machine"],
-  switch: ["kind", "device_id", "grpc_port", "thrift_port", "machine"],
+  switch: ["kind", "device_id", "grpc_port", "thrift_port", "queue_depth", "machine"],
   load_balancer: ["switch", "vip", "port", "backends"],
   workload: ["host", "hosts", "kind", "role", "image", "command"],
   machine: ["rate", "delay"],
@@ -47,6 +47,14 @@ export const COMMAND_PLACEHOLDERS = ["vip", "port", "host_ip"] as const;
 /** BMv2 port numbers a link may use (511 is simple_switch's drop port). */
 export const PORT_MIN = 0;
 export const PORT_MAX = 510;
+
+/**
+ * Packets per BMv2 egress queue when the lab file gives none. BMv2's own 64 drops the burst of
+ * retransmissions hundreds of frozen clients send the moment a migrated server is back
+ * (lib/bmv2/thrift.ts); 1,024 holds it, and queues stay empty otherwise.
+ */
+export const DEFAULT_QUEUE_DEPTH = 1024;
+export const MAX_QUEUE_DEPTH = 1_000_000;
 
 /** An IPv4 address as written, with its parsed value. */
 export interface AddrField {
@@ -80,6 +88,7 @@ export interface SwitchEntry {
   deviceId?: number;
   grpcPort?: number;
   thriftPort?: number;
+  queueDepth?: number;
   machine?: string;
 }
 

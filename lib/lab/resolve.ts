@@ -7,7 +7,7 @@
  * @module
  */
 import { formatIpv4, inSubnet, parseIpv4 } from "../net/addr.ts";
-import type { Endpoint, LabFile, LinkEntry } from "./format.ts";
+import { DEFAULT_QUEUE_DEPTH, type Endpoint, type LabFile, type LinkEntry } from "./format.ts";
 import type { FieldPath, LabIssue } from "./issues.ts";
 import {
   containerName,
@@ -264,6 +264,7 @@ function resolveSwitches(issues: IssueList, file: LabFile, labId: string): Switc
       deviceId: s.deviceId ?? i,
       grpcPort: s.grpcPort ?? defaultSwitchPorts(labId, i).grpc,
       thriftPort: s.thriftPort ?? defaultSwitchPorts(labId, i).thrift,
+      queueDepth: s.queueDepth ?? DEFAULT_QUEUE_DEPTH,
       ports: [],
     };
     if (sw.kind === "bmv2-container") sw.container = containerName(labId, s.name);

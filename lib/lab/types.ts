@@ -115,6 +115,11 @@ export interface Switch {
   grpcPort: number;
   /** BMv2 Thrift port (for simple_switch_CLI), bound on 127.0.0.1. */
   thriftPort: number;
+  /**
+   * Packets each egress queue holds (default DEFAULT_QUEUE_DEPTH of lib/lab/format.ts;
+   * lib/bmv2/thrift.ts says why it is not BMv2's 64).
+   */
+  queueDepth?: number;
   ports: SwitchPort[];
   /** Container name (kind `bmv2-container`). */
   container?: string;

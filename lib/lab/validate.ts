@@ -19,6 +19,7 @@ import {
   type LinkEntry,
   type LoadBalancerEntry,
   type MachineEntry,
+  MAX_QUEUE_DEPTH,
   PORT_MAX,
   PORT_MIN,
   SWITCH_KINDS,
@@ -342,6 +343,7 @@ function readSwitch(issues: IssueList, name: string, value: unknown): SwitchEntr
     // Below 1024 lie the machine's own services (ssh on 22, ...): never a switch's.
     grpcPort: int(issues, obj, "grpc_port", path, 1024, 65535),
     thriftPort: int(issues, obj, "thrift_port", path, 1024, 65535),
+    queueDepth: int(issues, obj, "queue_depth", path, 1, MAX_QUEUE_DEPTH),
     machine: str(issues, obj, "machine", path),
   };
 }

@@ -10,6 +10,7 @@
  * @module
  */
 import { loopbackOnlyEnv } from "../bmv2/loopback_shim.ts";
+import { setEgressQueueDepth } from "../bmv2/thrift.ts";
 import { assertSwitchPortsFree, logTail } from "../bmv2/switch.ts";
 import { waitForPort } from "../net/port.ts";
 import { LAB_LABEL } from "../lab/naming.ts";
@@ -128,12 +129,14 @@ export function switchStarter(
     }
     // As long as lib/bmv2/switch.ts waits: a loaded 2-core machine needs more than 10 s at times.
     const timeoutMs = options.readyTimeoutMs ?? 15_000;
-    if (options.waitReady !== false && !(await waitForPort(ctx.switch.grpcPort, { timeoutMs }))) {
+    if (options.waitReady === false) return;
+    if (!(await waitForPort(ctx.switch.grpcPort, { timeoutMs }))) {
       throw new Error(
         `Switch ${ctx.switch.name} did not open gRPC port ${ctx.switch.grpcPort} within ` +
           `${timeoutMs} ms (${ctx.logFile}): ${await logTail(ctx.logFile)}`,
       );
     }
+    await setEgressQueueDepth(ctx.switch.thriftPort, ctx.switch.queueDepth);
   };
 }
 

@@ -96,7 +96,7 @@ Deno.test("short forms: bare IP, no name/id, auto ports, string command, explici
   b: { ip: 172.16.0.5/16, mac: 02:AA:BB:CC:DD:EE, iface: veth-b, gateway: 172.16.0.1 }
 switches:
   core:
-  edge: { device_id: 7, grpc_port: 60000, thrift_port: 60001 }
+  edge: { device_id: 7, grpc_port: 60000, thrift_port: 60001, queue_depth: 64 }
 links:
   - [a, core]
   - [core, edge]
@@ -133,7 +133,13 @@ workloads:
     kind: "host",
     host: "a",
   }], [2, "msl-core-eth2", { kind: "switch", switch: "edge", port: 1 }]]);
-  assert.deepEqual([edge.deviceId, edge.grpcPort, edge.thriftPort], [7, 60000, 60001]);
+  assert.deepEqual([edge.deviceId, edge.grpcPort, edge.thriftPort, edge.queueDepth], [
+    7,
+    60000,
+    60001,
+    64,
+  ]);
+  assert.equal(lab.switches[0].queueDepth, 1024, "the default holds a burst of retransmissions");
   assert.deepEqual(edge.ports.map((p) => p.port), [1, 5]);
   assert.equal(lab.loadBalancer.switch, "core");
   assert.deepEqual(lab.workloads[0].command, ["httpd", "-p", "{port}", "-b", "{host_ip}"]);

@@ -445,6 +445,7 @@ Deno.test("unusable addresses, MACs and ports are refused where they are written
     ],
     ["s1: {}", "s1: { grpc_port: 22 }", "switches.s1.grpc_port", /./],
     ["s1: {}", "s1: { thrift_port: 80 }", "switches.s1.thrift_port", /./],
+    ["s1: {}", "s1: { queue_depth: 0 }", "switches.s1.queue_depth", /./],
   ];
   for (const [from, to, path, message] of cases) expectIssue(BASE.replace(from, to), path, message);
 });
