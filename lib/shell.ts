@@ -21,8 +21,11 @@ import { which } from "./capabilities.ts";
 import { CommandError, CommandTimeoutError, timeoutMessage, UserError } from "./errors.ts";
 
 export interface RunOptions {
-  /** Text written to the command's stdin. */
-  stdin?: string;
+  /**
+   * Text written to the command's stdin. A promise is written once it resolves: the command is
+   * started now and waits for its input (e.g. `nft -f -` started before it is needed).
+   */
+  stdin?: string | Promise<string>;
   /**
    * Throw {@link CommandError} on a non-zero exit (default true). With `false`, a command killed
    * by the watchdog returns exit code 124 and `timedOut: true`, with the watchdog's message as
@@ -260,10 +263,13 @@ function collect(stream: ReadableStream<Uint8Array>): Collected {
   };
 }
 
-async function writeStdin(child: Deno.ChildProcess, text: string): Promise<void> {
+async function writeStdin(
+  child: Deno.ChildProcess,
+  input: string | Promise<string>,
+): Promise<void> {
   const writer = child.stdin.getWriter();
   try {
-    await writer.write(new TextEncoder().encode(text));
+    await writer.write(new TextEncoder().encode(await input));
     await writer.close();
   } catch {
     // The command exited without reading all of it (EPIPE): as a shell pipe would.
@@ -400,6 +406,11 @@ export class RecordingShell implements Shell {
   lines(): string[] {
     return this.calls.map((c) => c.join(" "));
   }
+}
+
+/** Quotes `s` as one word for `sh` (pure). */
+export function shellQuote(s: string): string {
+  return `'${s.replaceAll("'", `'\\''`)}'`;
 }
 
 /** Path of a named network namespace as `ip netns` creates it. */

@@ -5,9 +5,12 @@
  * while the server moved); across connections, the median, p90 and worst, and worst / median
  * (the goal: <= 1.5, every connection kept).
  *
- * The locks compared: `ports` refuses the clients' segments with ICMP errors while the server is
- * frozen (their retransmission backoff is reverted, lib/criu/port_lock.ts), `ports-silent` drops
- * them (CRIU's behaviour: each client backs off on its own schedule).
+ * The ways compared ({@link LOAD_VARIANTS}): ours, where the lock refuses the clients' segments
+ * with ICMP errors while the server is frozen (their retransmission backoff is reverted,
+ * lib/criu/port_lock.ts) and the refused segments are handed to the restored server right after
+ * the switch update (lib/net/segment_tap.ts); the same without that hand-over (each client waits
+ * for its retransmission timer); and a lock that drops them silently (CRIU's behaviour: each
+ * client also backs off on its own schedule).
  *
  * @module
  */
@@ -18,6 +21,7 @@ import type { Lab } from "../lab/types.ts";
 import { labDown, labUp } from "../runtime/session.ts";
 import { migrateWorkload } from "../migrate/lab_migration.ts";
 import type { ProcessNetworkLock } from "../migrate/process_driver.ts";
+import { LOAD_VARIANTS, type LoadVariant } from "./load_variants.ts";
 import { silentProgress } from "../progress.ts";
 import { withClientOptions } from "./labs.ts";
 import { type ClientRecord, parseWorkloadLog } from "../workloads/client_log.ts";
@@ -76,6 +80,8 @@ export function outageSpread(outagesMs: readonly number[]) {
 
 export interface LoadMigration {
   lock: ProcessNetworkLock;
+  /** Absent in reports from before the hand-over existed (they had none). */
+  replay?: boolean;
   to: string;
   outcome: string;
   frozenMs: number;
@@ -98,7 +104,7 @@ export interface LoadBenchResult {
 export async function benchLoad(options: {
   connections?: number;
   intervalMs?: number;
-  locks?: ProcessNetworkLock[];
+  variants?: readonly LoadVariant[];
   labName?: string;
 } = {}): Promise<LoadBenchResult> {
   const connections = options.connections ?? 1000;
@@ -109,7 +115,7 @@ export async function benchLoad(options: {
     intervalMs,
   );
   const migrations: LoadMigration[] = [];
-  for (const lock of options.locks ?? ["ports", "ports-silent"]) {
+  for (const { lock, replay } of options.variants ?? LOAD_VARIANTS) {
     await labDown(lab, { progress: silentProgress });
     await labUp(lab, { progress: silentProgress });
     try {
@@ -121,6 +127,7 @@ export async function benchLoad(options: {
           workload: "server",
           to,
           networkLock: lock,
+          replaySegments: replay,
           progress: silentProgress,
           settleMs: 3000,
         });
@@ -135,6 +142,7 @@ export async function benchLoad(options: {
         );
         migrations.push({
           lock,
+          replay,
           to,
           outcome: report.outcome,
           frozenMs: report.frozenMs,

@@ -17,6 +17,7 @@ import type { LatencyStats } from "../p4runtime/bench.ts";
 import type { MigrateBenchResult } from "../controller/bench.ts";
 import type { LabTimingResult, MigrationBenchResult } from "./labs.ts";
 import type { LoadBenchResult } from "./load.ts";
+import { isOursLoad, loadVariantName } from "./load_variants.ts";
 import type { MachinesBenchResult, MachinesPoint } from "./machines.ts";
 import type { PeerLine, PeerReport, PeerSkipped } from "./peers.ts";
 import type { PreDumpBenchResult } from "./predump.ts";
@@ -44,7 +45,8 @@ export interface BenchReport {
   migration?: Omit<MigrationBenchResult, "reports">[];
   predump?: PreDumpBenchResult | { skipped: string };
   peers?: (PeerReport | PeerSkipped | { name: string; title: string; failed: string })[];
-  load?: LoadBenchResult;
+  /** One run per client pace (older reports: one object). */
+  load?: LoadBenchResult | LoadBenchResult[];
   machines?: MachinesBenchResult;
 }
 
@@ -258,20 +260,22 @@ function peersRows(reports: NonNullable<BenchReport["peers"]>): Row[] {
   return reports.flatMap((r) => ("lines" in r ? r.lines.map((l) => peerLineRow(r, l)) : []));
 }
 
-function loadRows(r: LoadBenchResult): Row[] {
+function loadRows(load: LoadBenchResult | LoadBenchResult[]): Row[] {
   const goal = RESULT_TARGETS.loadWorstOverMedian;
-  return r.migrations.map((m) => ({
-    measure: `${formatNumber(m.connections)} connections through a process migration to ` +
-      `${m.to}, lock ${m.lock === "ports" ? "refusing (ICMP)" : "dropping"}`,
-    ours: `${kept(m.kept, m.connections)}; wait median ${ms(m.medianMs)}, worst ` +
-      `${ms(m.worstMs)}, worst/median ${m.worstOverMedian.toFixed(2)}`,
-    ...(m.lock === "ports"
-      ? {
-        target: `worst/median ≤ ${goal}, all kept`,
-        met: m.worstOverMedian <= goal && m.kept === m.connections,
-      }
-      : {}),
-  }));
+  return [load].flat().flatMap((r) =>
+    r.migrations.map((m) => ({
+      measure: `${formatNumber(m.connections)} connections (a request each every ` +
+        `${r.intervalMs} ms) through a process migration to ${m.to}, ${loadVariantName(m)}`,
+      ours: `${kept(m.kept, m.connections)}; wait median ${ms(m.medianMs)}, worst ` +
+        `${ms(m.worstMs)}, worst/median ${m.worstOverMedian.toFixed(2)}`,
+      ...(isOursLoad(m)
+        ? {
+          target: `worst/median ≤ ${goal}, all kept`,
+          met: m.worstOverMedian <= goal && m.kept === m.connections,
+        }
+        : {}),
+    }))
+  );
 }
 
 function machinesRows(r: MachinesBenchResult): Row[] {

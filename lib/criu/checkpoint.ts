@@ -20,7 +20,14 @@
  */
 import { criuBinary } from "../capabilities.ts";
 import { MissingCapabilityError, UserError } from "../errors.ts";
-import { defaultShell, pidAlive, type Shell, spawnDetached } from "../shell.ts";
+import {
+  defaultShell,
+  inNetns,
+  pidAlive,
+  type RunResult,
+  type Shell,
+  spawnDetached,
+} from "../shell.ts";
 import {
   type DumpArgs,
   dumpArgv,
@@ -34,7 +41,8 @@ import {
   restoreArgv,
 } from "./commands.ts";
 import { unlockPorts } from "./port_lock.ts";
-import { readDumpInfo } from "./dump_info.ts";
+import { type DumpInfo, readDumpInfo } from "./dump_info.ts";
+import { GATE_WAIT_S, gateWaitSh, RunGate } from "./run_gate.ts";
 import { undoAddressRewrite } from "./rewrite.ts";
 
 /** CRIU failed; the message carries the error lines of its log. */
@@ -93,6 +101,17 @@ async function runCriu(
   const t0 = performance.now();
   const result = await shell.run(argv, { check: false, timeoutMs: options.timeoutMs ?? 60_000 });
   const elapsed = performance.now() - t0;
+  await checkCriuExit(operation, result, imagesDir, logFile);
+  return elapsed;
+}
+
+/** Throws {@link CriuError} (with its log's error lines) when a CRIU run failed. */
+async function checkCriuExit(
+  operation: string,
+  result: RunResult,
+  imagesDir: string,
+  logFile: string,
+): Promise<void> {
   if (result.code !== 0) {
     const logPath = `${imagesDir}/${logFile}`;
     const log = await Deno.readTextFile(logPath).catch(() => "");
@@ -104,7 +123,6 @@ async function runCriu(
       result.stderr || result.stdout,
     );
   }
-  return elapsed;
 }
 
 export type DumpOptions = Omit<DumpArgs, "criu"> & CriuRunOptions;
@@ -121,6 +139,73 @@ export async function criuDump(options: DumpOptions): Promise<{ elapsedMs: numbe
     options,
   );
   return { elapsedMs };
+}
+
+/**
+ * The action script holding `criu dump` at its first action point, `pre-dump`, which CRIU runs
+ * before it touches the process (before it seizes it), until the gate at `gateFile` opens
+ * (lib/criu/run_gate.ts). Every other action point passes at once (pure).
+ */
+export function dumpGateScript(gateFile: string, waitS = GATE_WAIT_S): string {
+  return [
+    "#!/bin/sh",
+    "# P4ContainerFlow: holds criu dump before it touches the process (lib/criu/run_gate.ts).",
+    '[ "$CRTOOLS_SCRIPT_ACTION" = pre-dump ] || exit 0',
+    gateWaitSh(gateFile, waitS),
+    "",
+  ].join("\n");
+}
+
+export type HeldDumpOptions = DumpOptions & {
+  /** The gate file (lib/criu/run_gate.ts); outside the images directory. */
+  gateFile: string;
+  /** Where the action script holding CRIU at the gate is written; outside the images directory. */
+  scriptFile: string;
+};
+
+/** A `criu dump` started ahead of time and held before it touches the process. */
+export interface HeldCriuDump {
+  /**
+   * Lets CRIU dump: resolves or throws as {@link criuDump} does, with the time from the release.
+   */
+  run(): Promise<{ elapsedMs: number }>;
+  /** Ends CRIU before it touches the process (its pre-dump script fails); waits for its exit. */
+  cancel(): Promise<void>;
+}
+
+/**
+ * Starts `criu dump` and holds it at its start (see {@link dumpGateScript}): the exec of `nsenter`
+ * and `criu`, its libraries, its kernel cache and its set-up are paid while the process still
+ * runs; {@link HeldCriuDump.run} then costs only the dump itself. Start it after anything that
+ * changes what it dumps (pre-dump rounds): its arguments are fixed now. Nothing may remove the
+ * images directory meanwhile: CRIU works in it already.
+ */
+export async function holdCriuDump(options: HeldDumpOptions): Promise<HeldCriuDump> {
+  const argv = dumpArgv({
+    ...options,
+    actionScript: options.scriptFile,
+    criu: resolveCriu(options.criu),
+  });
+  await Deno.mkdir(options.imagesDir, { recursive: true });
+  await Deno.writeTextFile(options.scriptFile, dumpGateScript(options.gateFile), { mode: 0o700 });
+  const gate = await RunGate.create(options.gateFile);
+  const shell = options.shell ?? defaultShell;
+  // The watchdog bounds the held time as well.
+  const timeoutMs = GATE_WAIT_S * 1000 + (options.timeoutMs ?? 60_000);
+  const running = shell.run(argv, { check: false, timeoutMs });
+  return {
+    async run() {
+      const t0 = performance.now();
+      await gate.open(true);
+      const result = await running;
+      await checkCriuExit("dump", result, options.imagesDir, options.logFile ?? "dump.log");
+      return { elapsedMs: performance.now() - t0 };
+    },
+    async cancel() {
+      await gate.open(false);
+      await running.catch(() => {});
+    },
+  };
 }
 
 export type PreDumpOptions = Omit<PreDumpArgs, "criu"> & CriuRunOptions;
@@ -252,28 +337,126 @@ class FileTail {
  */
 export async function criuRestore(options: RestoreOptions): Promise<RestoreResult> {
   const info = await readDumpInfo(options.imagesDir);
-  const pidWait = info.rootPid && !options.ownPidNamespace
+  const pidWait = await pidFree(options, info);
+  const launch = restoreLaunch(options);
+  const t0 = performance.now();
+  const criuPid = await spawnRestore(options, launch);
+  return { ...await restoreDone(options, launch, criuPid, t0), ...pidWait };
+}
+
+/** A `criu restore` launched ahead of time and held before `criu` starts. */
+export interface HeldRestore {
+  /**
+   * Lets CRIU restore: resolves or throws as {@link criuRestore} does, with the time from the
+   * release. `info`: the restored images' dump info when the caller has read it already.
+   */
+  run(info?: DumpInfo): Promise<RestoreResult>;
+  /** The held launch ends without starting CRIU; waits (briefly) for it to exit. */
+  cancel(): Promise<void>;
+}
+
+/**
+ * Launches `criu restore` as {@link criuRestore} does (`nsenter`, a new session, the waiting
+ * parent), but holds it at a gate (lib/criu/run_gate.ts) just before `criu` itself starts: the
+ * launch is paid before the dump, and the images need not exist until {@link HeldRestore.run}.
+ * Nothing may remove the images directory meanwhile: the launch's side files are in it.
+ */
+export async function holdCriuRestore(
+  options: RestoreOptions & { gateFile: string },
+): Promise<HeldRestore> {
+  const launch = restoreLaunch(options, options.gateFile);
+  await Deno.mkdir(options.imagesDir, { recursive: true });
+  const gate = await RunGate.create(options.gateFile);
+  let criuPid: number;
+  try {
+    criuPid = await spawnRestore(options, launch);
+  } catch (err) {
+    await gate.open(false);
+    throw err;
+  }
+  return {
+    async run(known?: DumpInfo) {
+      if (!gate.closed) throw new Error("this held restore was already run or cancelled");
+      let pidWait;
+      try {
+        pidWait = await pidFree(options, known ?? await readDumpInfo(options.imagesDir));
+      } catch (err) {
+        await gate.open(false);
+        throw err;
+      }
+      const t0 = performance.now();
+      await gate.open(true);
+      return { ...await restoreDone(options, launch, criuPid, t0), ...pidWait };
+    },
+    async cancel() {
+      await gate.open(false);
+      // The launch's waiting parent records the status last: then nothing of it is left.
+      const ended = () =>
+        Deno.readTextFile(launch.side.exit).then((t) => t.endsWith("\n"), () => false);
+      for (let i = 0; i < 500 && !await ended(); i++) await sleep(2);
+    },
+  };
+}
+
+/** Waits for the dumped pid to be free (see {@link waitPidFree}). */
+async function pidFree(
+  options: RestoreOptions,
+  info: DumpInfo,
+): Promise<{ pidWaitMs: number; pidWasBusy: boolean }> {
+  const wait = info.rootPid && !options.ownPidNamespace
     ? await waitPidFree(info.rootPid, options.pidWaitMs ?? 5000)
     : { ms: 0, busy: false };
+  return { pidWaitMs: wait.ms, pidWasBusy: wait.busy };
+}
+
+/** The argv and files of one restore; with a gate, `criu` starts only once it opens (pure). */
+function restoreLaunch(options: RestoreOptions, gateFile?: string) {
   const logFile = options.logFile ?? "restore.log";
   const logPath = `${options.imagesDir}/${logFile}`;
   const pidFile = options.pidFile ?? `${options.imagesDir}/restored.pid`;
   const side = restoreSideFiles(options.imagesDir, logFile);
-  // CRIU refuses an existing pidfile; an old log could hold an old success line.
-  await Promise.all([pidFile, logPath].map((f) => Deno.remove(f).catch(() => {})));
-  const argv = restoreArgv({
+  const criu = restoreArgv({
     ...options,
+    netns: gateFile ? undefined : options.netns,
     logFile,
     pidFile,
     detached: false,
     criu: resolveCriu(options.criu),
   });
-  const t0 = performance.now();
-  const criuPid = await spawnDetached(options.shell ?? defaultShell, argv, {
-    logFile: side.output,
-    pidFile: side.criuPid,
-    exitFile: side.exit,
+  // In the namespace already, the held shell becomes criu (exec): its pid is CRIU's.
+  const argv = gateFile
+    ? inNetns(options.netns, [
+      "sh",
+      "-c",
+      `${gateWaitSh(gateFile)} && exec "$@"; exit 1`,
+      "criu-gate",
+      ...criu,
+    ])
+    : criu;
+  return { argv, logPath, pidFile, side };
+}
+
+type RestoreLaunch = ReturnType<typeof restoreLaunch>;
+
+/** Starts a restore's launch detached (see {@link criuRestore}); returns its pid. */
+async function spawnRestore(options: RestoreOptions, launch: RestoreLaunch): Promise<number> {
+  // CRIU refuses an existing pidfile; an old log could hold an old success line.
+  await Promise.all([launch.pidFile, launch.logPath].map((f) => Deno.remove(f).catch(() => {})));
+  return await spawnDetached(options.shell ?? defaultShell, launch.argv, {
+    logFile: launch.side.output,
+    pidFile: launch.side.criuPid,
+    exitFile: launch.side.exit,
   });
+}
+
+/** Follows a started restore's log until CRIU reports the tasks resumed (or fails). */
+async function restoreDone(
+  options: RestoreOptions,
+  launch: RestoreLaunch,
+  criuPid: number,
+  t0: number,
+): Promise<Omit<RestoreResult, "pidWaitMs" | "pidWasBusy">> {
+  const { logPath, pidFile, side } = launch;
   const log = new FileTail(logPath);
   const deadline = t0 + (options.timeoutMs ?? 60_000);
   const done = () => log.text.includes(RESTORE_DONE_LINE);
@@ -301,7 +484,7 @@ export async function criuRestore(options: RestoreOptions): Promise<RestoreResul
   const elapsedMs = performance.now() - t0;
   const pid = Number.parseInt((await Deno.readTextFile(pidFile).catch(() => "")).trim(), 10);
   if (!(pid > 0)) throw new Error(`criu restore succeeded but wrote no pid to ${pidFile}`);
-  return { pid, elapsedMs, pidWaitMs: pidWait.ms, pidWasBusy: pidWait.busy, criuPid };
+  return { pid, elapsedMs, criuPid };
 }
 
 async function restoreFailure(

@@ -34,6 +34,13 @@ export const PORT_LOCK_TABLE = "p4cf_lock";
 export interface PortLockOptions {
   /** Refuse them with ICMP host-unreachable (default), or drop them silently. */
   refuse?: boolean;
+  /**
+   * The table is known to be absent (removed beforehand with {@link unlockPorts}): leave out
+   * the declare-and-delete that replaces a stale one. Deleting a table, even an empty one, costs
+   * 10-15 ms (the kernel tears it down when `nft` closes its netlink socket), inside the frozen
+   * window. Default false.
+   */
+  fresh?: boolean;
 }
 
 /** The nft script locking TCP `ports` in both directions (pure; one atomic transaction). */
@@ -46,8 +53,7 @@ export function portLockScript(ports: readonly number[], options: PortLockOption
   const refusal = options.refuse ?? true ? "reject with icmpx type host-unreachable" : "drop";
   return [
     // Declaring then deleting makes the script work whether or not a stale table exists.
-    `table ${t} {}`,
-    `delete table ${t}`,
+    ...(options.fresh ? [] : [`table ${t} {}`, `delete table ${t}`]),
     `table ${t} {`,
     `  chain in {`,
     `    type filter hook input priority -300; policy accept;`,
@@ -68,6 +74,11 @@ export function portLockArgv(
   options: PortLockOptions = {},
 ): string[] {
   return inNetns(netns, ["nft", portLockScript(ports, options)]);
+}
+
+/** argv of an `nft` that applies the script it reads on stdin, e.g. started ahead (pure). */
+export function nftStdinArgv(netns: string | undefined): string[] {
+  return inNetns(netns, ["nft", "-f", "-"]);
 }
 
 /** argv removing the lock from `netns` (pure). */

@@ -21,9 +21,8 @@
  *
  * @module
  */
-import { MissingCapabilityError } from "../errors.ts";
 import type { Shell } from "../shell.ts";
-import { workloadBinDir } from "../workloads/build.ts";
+import { buildCHelper } from "../workloads/build.ts";
 
 /** The descriptor the program finds its connection on. */
 export const SOCKET_FD = 3;
@@ -171,27 +170,6 @@ export function socketExecArgv(o: SocketExecOptions, argv: readonly string[]): s
 }
 
 /** Compiles the helper into `.run/bin/` unless it is there from this very source. */
-export async function buildSocketExec(shell: Shell, gcc = "gcc"): Promise<string> {
-  const dir = workloadBinDir();
-  const source = `${dir}/p4cf-socket-exec.c`;
-  const binary = `${dir}/p4cf-socket-exec`;
-  const same = await Deno.readTextFile(source).then((t) => t === SOCKET_EXEC_C, () => false);
-  const built = await Deno.stat(binary).then(() => true, () => false);
-  if (same && built) return binary;
-  await Deno.mkdir(dir, { recursive: true });
-  const tmpSource = `${source}.${Deno.pid}.tmp.c`;
-  await Deno.writeTextFile(tmpSource, SOCKET_EXEC_C);
-  const tmp = `${binary}.${Deno.pid}.tmp`;
-  const r = await shell.run([gcc, "-static", "-O2", "-Wall", "-Wextra", "-o", tmp, tmpSource], {
-    check: false,
-  });
-  if (r.code !== 0) {
-    await Deno.remove(tmpSource).catch(() => {});
-    throw new MissingCapabilityError(`Cannot compile p4cf-socket-exec: ${r.stderr.trim()}`, {
-      hint: "install gcc and the static C library (Debian/Ubuntu: gcc libc6-dev)",
-    });
-  }
-  await Deno.rename(tmp, binary);
-  await Deno.rename(tmpSource, source);
-  return binary;
+export function buildSocketExec(shell: Shell, gcc = "gcc"): Promise<string> {
+  return buildCHelper(shell, "p4cf-socket-exec", SOCKET_EXEC_C, gcc);
 }

@@ -51,6 +51,11 @@ export interface LabMigrationOptions {
   /** How a process's connections are locked while it moves (see ProcessDriverOptions). */
   networkLock?: ProcessNetworkLock;
   /**
+   * Hand the segments the lock refused to the restored process after the switch update
+   * (processes only, default true; see ProcessDriverOptions.replaySegments).
+   */
+  replaySegments?: boolean;
+  /**
    * Post-copy (`--lazy`, between machines): restore first, memory pulled on demand and pushed in
    * the background; `migrate` returns once every page has arrived.
    */
@@ -246,6 +251,7 @@ export async function migrateWorkload(
       resumeAfterSwitch: true,
       stopBeforeDump: true,
       networkLock: options.networkLock,
+      replaySegments: options.replaySegments,
     });
     driver = processDriver;
   } else {

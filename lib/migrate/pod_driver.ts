@@ -33,6 +33,7 @@ import {
 import { readAllocations, releaseReservation, reserveSlot } from "../kubernetes/cni/state.ts";
 import { WORKLOAD_LABEL } from "../kubernetes/workloads.ts";
 import { defaultShell, type Shell } from "../shell.ts";
+import { SegmentTap } from "../net/segment_tap.ts";
 import type { MigrationDriver } from "./run.ts";
 
 export interface PodDriverOptions {
@@ -56,6 +57,11 @@ export interface PodDriverOptions {
   readyTimeoutMs?: number;
   /** The restored pod's name (default: a new one); a recovery passes the journaled one. */
   newPod?: string;
+  /**
+   * TCP ports whose refused segments are handed to the restored pod after the switch update
+   * (lib/net/segment_tap.ts): the service port. None: no hand-over.
+   */
+  ports?: readonly number[];
 }
 
 /** What a recovery finds of an interrupted pod migration's two pods. */
@@ -90,6 +96,7 @@ export function labPodDriver(
     to: o.to,
     checkpointDir: o.checkpointDir,
     newPod: o.newPod,
+    ports: lab.loadBalancer ? [lab.loadBalancer.servicePort] : [],
   });
 }
 
@@ -125,6 +132,10 @@ export class PodDriver implements MigrationDriver {
   #source?: Pod;
   #sourceNetns = "";
   #created = false;
+  /** Holds the segments the silence refuses, for the restored pod (see `ports`). */
+  #tap?: SegmentTap;
+  /** What the hand-over did, for the cleanup's note. */
+  #replayed = "";
   readonly newPod: string;
 
   constructor(options: PodDriverOptions) {
@@ -154,6 +165,15 @@ export class PodDriver implements MigrationDriver {
   async prepare(): Promise<string> {
     const slot = await this.#readSource();
     await reserveSlot(this.#o.runDir, this.newPod, this.#o.to.name);
+    const ports = this.#o.ports ?? [];
+    if (ports.length) {
+      this.#tap = await SegmentTap.start({
+        shell: this.#shell,
+        netnsPath: this.#sourceNetns,
+        ports,
+        dir: this.#o.checkpointDir,
+      });
+    }
     return `${this.#o.pod} on ${slot}; ${this.newPod} reserved ${this.#o.to.name}`;
   }
 
@@ -183,10 +203,11 @@ export class PodDriver implements MigrationDriver {
   }
 
   async dump(): Promise<string> {
-    await this.#shell.run(this.#inSource(icmpUnlimitedArgv()));
-    await this.#shell.run(this.#inSource(silenceArgv()));
     let archive: string;
     try {
+      await this.#shell.run(this.#inSource(icmpUnlimitedArgv()));
+      this.#tap?.record();
+      await this.#shell.run(this.#inSource(silenceArgv()));
       archive = await checkpointContainer(
         this.#o.checkpointApi,
         this.#o.access.node,
@@ -197,6 +218,7 @@ export class PodDriver implements MigrationDriver {
     } catch (err) {
       // The source keeps serving: it never stopped, it was only not heard. Nothing restores
       // after a failed dump, so the target slot is free again now.
+      this.#dropTap();
       await this.#unsilence();
       await releaseReservation(this.#o.runDir, this.newPod);
       throw err;
@@ -256,7 +278,41 @@ export class PodDriver implements MigrationDriver {
     );
   }
 
+  /**
+   * Right after the switch update: hands the segments the silence refused to the restored pod,
+   * which then answers them at once instead of after its clients' retransmission timers.
+   */
+  async resume(): Promise<void> {
+    const tap = this.#tap;
+    this.#tap = undefined;
+    if (!tap) return;
+    try {
+      if (!this.#created) return;
+      const held = Object.values(await readAllocations(this.#o.runDir)).find((a) =>
+        a.pod === this.newPod
+      );
+      if (!held) throw new Error(`${this.newPod} holds no slot`);
+      const n = await tap.replay({
+        netnsPath: held.netns,
+        from: this.#o.from.ip,
+        to: this.#o.to.ip,
+      });
+      this.#replayed = `; ${n} held segment(s) replayed`;
+    } catch (err) {
+      // Best effort: a segment not replayed is one its client retransmits.
+      this.#replayed = `; segments not replayed: ${err instanceof Error ? err.message : err}`;
+    } finally {
+      tap.close();
+    }
+  }
+
+  #dropTap(): void {
+    this.#tap?.close();
+    this.#tap = undefined;
+  }
+
   async restoreOnSource(): Promise<string> {
+    this.#dropTap();
     if (this.#created) {
       await this.#o.api.delete(this.#podPath(this.newPod), { gracePeriodSeconds: 0 });
     }
@@ -302,6 +358,6 @@ export class PodDriver implements MigrationDriver {
       if (!freed) await sleep(50);
     }
     return `${this.#o.pod} deleted${freed ? ", its slot free" : " (its slot not yet free)"}, ` +
-      `${this.newPod} ${label ? "adopted" : "kept"}`;
+      `${this.newPod} ${label ? "adopted" : "kept"}${this.#replayed}`;
   }
 }

@@ -8,6 +8,7 @@
  * <dir>/pre-<n>/   pre-dump rounds (memory copied while the process ran)
  * <dir>/images/    the dump as CRIU wrote it; the rollback restores from here, untouched
  * <dir>/target/    the transferred copy whose socket addresses are rewritten and restored
+ * <dir>/*.gate     the gates holding CRIU started ahead (lib/criu/run_gate.ts, see prepare())
  * ```
  *
  * @module
@@ -16,20 +17,42 @@ import {
   criuDump,
   criuPreDump,
   criuRestore,
+  type HeldCriuDump,
+  type HeldRestore,
+  holdCriuDump,
+  holdCriuRestore,
   releaseSourceLock,
   restoreOnSource,
   type RestoreResult,
 } from "../criu/checkpoint.ts";
 import type { DumpArgs, NetworkLockMethod, PreDumpArgs } from "../criu/commands.ts";
-import { readDumpInfo } from "../criu/dump_info.ts";
+import { type DumpInfo, readDumpInfo } from "../criu/dump_info.ts";
 import { readDumpStats } from "../criu/stats.ts";
 import { rewriteDumpAddresses } from "../criu/rewrite.ts";
 import { tcpStateName } from "../criu/sockets.ts";
-import { defaultShell, inNetns, processTreeOf, type Shell, signalProcess } from "../shell.ts";
-import { lockPorts, portLockArgv } from "../criu/port_lock.ts";
+import {
+  defaultShell,
+  inNetns,
+  netnsPath,
+  processStat,
+  processTreeOf,
+  type RunResult,
+  type Shell,
+  signalProcess,
+} from "../shell.ts";
+import {
+  lockPorts,
+  nftStdinArgv,
+  portLockArgv,
+  portLockScript,
+  unlockPorts,
+} from "../criu/port_lock.ts";
+import { GATE_WAIT_S } from "../criu/run_gate.ts";
+import { CommandError } from "../errors.ts";
 import { ensureKerndatCache } from "../criu/kerndat_cache.ts";
 import { icmpUnlimitedArgv } from "../net/icmp_unlimited.ts";
-import { tcpSocketsOf } from "../net/proc_tcp.ts";
+import { type TcpSocket, tcpSocketsOf } from "../net/proc_tcp.ts";
+import { SegmentTap } from "../net/segment_tap.ts";
 import { removeCriuLocks } from "./recovery_probes.ts";
 import type { MigrationDriver } from "./run.ts";
 
@@ -86,6 +109,12 @@ export interface ProcessDriverOptions {
    * time for free; with its kernel cache (lib/criu/kerndat_cache.ts) it locks within a few ms.
    */
   stopSettleMs?: number;
+  /**
+   * With our own lock, hand the segments the lock refused to the restored process right after
+   * the switch update (default true; lib/net/segment_tap.ts): the clients then get their answers
+   * at once instead of after a retransmission timeout (>= 200 ms). `false` for comparisons.
+   */
+  replaySegments?: boolean;
 }
 
 /**
@@ -96,6 +125,15 @@ export const STOP_SETTLE_MS = 12;
 
 /** How a process dump's connections are locked (see {@link ProcessDriverOptions.networkLock}). */
 export type ProcessNetworkLock = "ports" | "ports-silent" | Exclude<NetworkLockMethod, "skip">;
+
+/** An `nft` started ahead that applies the script it is given (see ProcessDriver.holdLock). */
+interface HeldLock {
+  argv: string[];
+  give(script: string): void;
+  running: Promise<RunResult>;
+  /** Gives it an empty script (nft applies nothing and exits) and waits for it. */
+  cancel(): Promise<void>;
+}
 
 /** Whether the lock is ours (port_lock.ts) rather than CRIU's. */
 function ownLock(lock: ProcessNetworkLock | undefined): boolean {
@@ -120,6 +158,8 @@ export interface ProcessMigrationPlan {
   dump(preDumpRounds: number): Omit<DumpArgs, "criu">;
   restoreTarget: RestoreStep;
   restoreSource: RestoreStep;
+  /** The gates holding the final dump and the target's restore (see ProcessDriver.prepare). */
+  gates: { dump: string; dumpScript: string; restore: string };
 }
 
 /** Plans the directories and CRIU arguments for {@link ProcessDriver}. */
@@ -159,6 +199,11 @@ export function planProcessMigration(o: ProcessDriverOptions): ProcessMigrationP
       logFile: "restore-source.log",
       pidFile: `${imagesDir}/restored.pid`,
     },
+    gates: {
+      dump: `${dir}/dump.gate`,
+      dumpScript: `${dir}/dump-gate.sh`,
+      restore: `${dir}/restore.gate`,
+    },
   };
 }
 
@@ -181,6 +226,17 @@ export class ProcessDriver implements MigrationDriver {
   private currentPid: number;
   /** The process tree and its ICMP setting, prepared before the freeze (see prepare()). */
   private prepared?: { pids: number[]; icmpUnlimited: boolean };
+  /** The tap holding the segments the lock refuses (see `replaySegments`). */
+  private tap?: SegmentTap;
+  /**
+   * CRIU runs started by prepare() and held at their start (see holdCriuRuns()), and the `nft`
+   * that will apply our port lock, waiting for its script (see holdLock()).
+   */
+  private held: { dump?: HeldCriuDump; restore?: HeldRestore; lock?: HeldLock } = {};
+  /** The target directory holds the held restore's files: transfer() fills it as it is. */
+  private targetReady = false;
+  /** What the last dump() read of its images (processes, sockets). */
+  private dumped?: DumpInfo;
 
   constructor(readonly options: ProcessDriverOptions) {
     this.plan = planProcessMigration(options);
@@ -204,7 +260,9 @@ export class ProcessDriver implements MigrationDriver {
    * Everything the frozen window needs that can be done while the process runs: CRIU's kernel
    * cache (lib/criu/kerndat_cache.ts: without it each CRIU run probes the kernel for 30-300 ms),
    * the process tree (a scan of every process) and, for our port lock, the source namespace's
-   * ICMP limits. The dump then only runs `nft` and CRIU.
+   * ICMP limits; and the starts of the final `criu dump`, of the target's `criu restore` and of
+   * the `nft` applying our lock, each held until it is needed (see holdCriuRuns(), holdLock()).
+   * The frozen window then pays only for what they do, not for starting them.
    */
   async prepare(): Promise<string> {
     const shell = this.options.shell ?? defaultShell;
@@ -216,10 +274,105 @@ export class ProcessDriver implements MigrationDriver {
       this.options.networkLock !== "ports-silent";
     if (refuse) await shell.run(inNetns(this.options.sourceNetns, icmpUnlimitedArgv()));
     this.prepared = { pids, icmpUnlimited: refuse };
-    return `CRIU kernel cache ${kerndat}, ${pids.length} process(es)`;
+    const tap = await this.startTap(shell, pids);
+    const held = await this.holdCriuRuns().catch((err) =>
+      `, CRIU not started ahead: ${err instanceof Error ? err.message : err}`
+    );
+    // Without it, the lock is applied by an `nft` started then, as before.
+    if (ownLock(this.options.networkLock)) await this.holdLock(shell).catch(() => {});
+    return `CRIU kernel cache ${kerndat}, ${pids.length} process(es)${tap}${held}`;
+  }
+
+  /**
+   * Starts the final dump and the target's restore now and holds both at their start
+   * (lib/criu/run_gate.ts): the exec of nsenter, setsid and criu, CRIU's libraries, kernel cache
+   * and set-up (10-30 ms each on a loaded machine, more than CRIU's own work for a small
+   * process) are then paid while the process still runs. Without prepare() (or when this
+   * fails), dump() and restore() start CRIU themselves, as before. Returns a note.
+   */
+  private async holdCriuRuns(): Promise<string> {
+    await this.cancelHeld();
+    const { imagesDir, targetDir, gates } = this.plan;
+    for (const d of [imagesDir, targetDir]) {
+      await Deno.remove(d, { recursive: true }).catch(() => {});
+    }
+    await Deno.mkdir(targetDir, { recursive: true });
+    try {
+      this.held.restore = await holdCriuRestore({
+        ...this.plan.restoreTarget,
+        ...this.run,
+        leaveStopped: this.options.resumeAfterSwitch ?? false,
+        gateFile: gates.restore,
+      });
+      this.targetReady = true;
+      this.held.dump = await holdCriuDump({
+        ...this.plan.dump(this.preDumpRounds),
+        ...this.run,
+        gateFile: gates.dump,
+        scriptFile: gates.dumpScript,
+      });
+    } catch (err) {
+      await this.cancelHeld();
+      throw err;
+    }
+    return ", criu dump and restore started and held";
+  }
+
+  /**
+   * For our port lock: removes a stale lock table now, so that the lock need not replace one
+   * (`fresh`, see lib/criu/port_lock.ts), and starts the `nft` that applies it, waiting for its
+   * script on stdin: the lock then costs `nft`'s parse and commit, not its start.
+   */
+  private async holdLock(shell: Shell): Promise<void> {
+    await this.cancelHeld(["lock"]);
+    await unlockPorts(shell, this.options.sourceNetns);
+    let give!: (script: string) => void;
+    const script = new Promise<string>((resolve) => give = resolve);
+    const argv = nftStdinArgv(this.options.sourceNetns);
+    const running = shell.run(argv, { stdin: script, check: false, timeoutMs: GATE_WAIT_S * 1000 });
+    const cancel = async () => {
+      give("");
+      await running.catch(() => {});
+    };
+    this.held.lock = { argv, give, running, cancel };
+  }
+
+  /** Ends held runs that will not be used (they never touched anything). */
+  private async cancelHeld(
+    which: readonly ("dump" | "restore" | "lock")[] = ["dump", "restore", "lock"],
+  ) {
+    for (const key of which) {
+      const held = this.held[key];
+      this.held[key] = undefined;
+      await held?.cancel().catch(() => {});
+    }
+    if (which.includes("restore")) this.targetReady = false;
+  }
+
+  /** Starts the segment tap on the tree's ports (see `replaySegments`); returns a note. */
+  private async startTap(shell: Shell, pids: number[]): Promise<string> {
+    if (!ownLock(this.options.networkLock) || this.options.replaySegments === false) return "";
+    const ports = (await tcpSocketsOf(pids)).map((s) => s.localPort);
+    if (!ports.length) return "";
+    this.tap?.close();
+    this.tap = await SegmentTap.start({
+      shell,
+      netnsPath: netnsPath(this.options.sourceNetns),
+      ports,
+      dir: this.options.checkpointDir,
+    });
+    return ", segment tap ready";
+  }
+
+  /** Ends the tap without replaying (a failed dump, a rollback). */
+  private dropTap(): void {
+    this.tap?.close();
+    this.tap = undefined;
   }
 
   async preDump(round: number): Promise<string> {
+    // The held dump's arguments predate this round (they name no parent images).
+    await this.cancelHeld(["dump"]);
     const args = this.plan.preDump(round);
     await Deno.mkdir(args.imagesDir, { recursive: true });
     const { elapsedMs } = await criuPreDump({ ...args, ...this.run });
@@ -230,30 +383,54 @@ export class ProcessDriver implements MigrationDriver {
   }
 
   async dump(): Promise<string> {
-    await Deno.remove(this.plan.imagesDir, { recursive: true }).catch(() => {});
+    this.dumped = undefined;
+    const held = this.held.dump;
+    this.held.dump = undefined;
+    // A held CRIU works in the images directory already (emptied when it was started).
+    if (!held) await Deno.remove(this.plan.imagesDir, { recursive: true }).catch(() => {});
     const stopped = this.options.stopBeforeDump === true &&
       signalProcess(this.currentPid, "SIGSTOP");
+    // The tap keeps segments from the stop on, not only from the lock: its start is a signal the
+    // helper handles when it next runs, and the lock (an `nft` started ahead) now follows within a
+    // few ms. What it also keeps from the settling the restored socket drops as duplicates.
+    if (stopped) this.tap?.record();
     const settle = this.options.stopSettleMs ?? STOP_SETTLE_MS;
-    if (stopped && settle > 0) await new Promise((r) => setTimeout(r, settle));
     const shell = this.options.shell ?? defaultShell;
     const netns = this.options.sourceNetns;
+    // The sockets are read while the stopped process settles; the lock follows the settling.
+    const sockets = ownLock(this.options.networkLock)
+      ? this.readSockets(stopped).catch((err: unknown) => err as Error)
+      : undefined;
+    if (stopped && settle > 0) await new Promise((r) => setTimeout(r, settle));
     try {
-      if (ownLock(this.options.networkLock)) await this.lockPorts(shell);
-      await criuDump({ ...this.plan.dump(this.preDumpRounds), ...this.run });
+      if (sockets) {
+        const found = await sockets;
+        if (found instanceof Error) throw found;
+        await this.lockPorts(shell, found);
+      }
+      if (held) await held.run();
+      else await criuDump({ ...this.plan.dump(this.preDumpRounds), ...this.run });
     } catch (err) {
+      // A held CRIU not let go yet ends without touching the process; no restore will follow.
+      await held?.cancel();
+      await this.cancelHeld(["restore", "lock"]);
       // A CRIU that aborted leaves its lock table behind; ours goes too. The source must serve,
       // and CRIU leaves a failed dump's process as it found it: stopped.
       await removeCriuLocks(shell, netns).catch(() => []);
       if (stopped) signalProcess(this.currentPid, "SIGCONT");
+      this.dropTap();
       throw err;
     }
     // The process is gone now: a failure here must not read as a failed dump (whose contract is
     // that the source still serves), so the note is best effort.
-    const info = await readDumpInfo(this.plan.imagesDir).catch(() => undefined);
+    const [info, stats] = await Promise.all([
+      readDumpInfo(this.plan.imagesDir).catch(() => undefined),
+      readDumpStats(this.plan.imagesDir).catch(() => undefined),
+    ]);
+    this.dumped = info;
     if (!info) return `pid ${this.options.pid}`;
     const established = info.sockets.filter((s) => tcpStateName(s.state) === "ESTABLISHED").length;
     const note = `pid ${info.rootPid}, ${established} connection${established === 1 ? "" : "s"}`;
-    const stats = await readDumpStats(this.plan.imagesDir).catch(() => undefined);
     return stats
       ? `${note}, ${stats.pagesWritten} pages written, frozen ${
         stats.frozenMs.toFixed(0)
@@ -266,12 +443,24 @@ export class ProcessDriver implements MigrationDriver {
    * and the ICMP setting prepared, only the sockets are read now (the tree is stopped), and the
    * lock is one `nft` run.
    */
-  private async lockPorts(shell: Shell): Promise<void> {
+  private async lockPorts(shell: Shell, sockets: TcpSocket[]): Promise<void> {
     const prepared = this.prepared;
-    const sockets = await tcpSocketsOf(prepared?.pids ?? processTreeOf([this.currentPid]));
     const ports = sockets.map((s) => s.localPort);
     const refuse = this.options.networkLock !== "ports-silent";
-    if (!ports.length) return;
+    const held = this.held.lock;
+    this.held.lock = undefined;
+    if (!ports.length) {
+      held?.give("");
+      return;
+    }
+    this.tap?.record();
+    if (held && prepared?.icmpUnlimited === refuse) {
+      held.give(portLockScript(ports, { refuse, fresh: true }));
+      const r = await held.running;
+      if (r.code !== 0) throw new CommandError(held.argv, r.code, r.stdout, r.stderr);
+      return;
+    }
+    held?.give("");
     if (prepared?.icmpUnlimited === refuse) {
       await shell.run(portLockArgv(this.options.sourceNetns, ports, { refuse }));
     } else {
@@ -280,13 +469,29 @@ export class ProcessDriver implements MigrationDriver {
   }
 
   /**
+   * The TCP sockets of the process tree (prepared, or scanned now). With `stopped`, first waits
+   * (briefly) until the SIGSTOP took hold, so that no socket appears after the reading.
+   */
+  private async readSockets(stopped: boolean): Promise<TcpSocket[]> {
+    const state = () => processStat(this.currentPid)?.state;
+    for (let i = 0; stopped && i < 50 && !["T", "t", undefined].includes(state()); i++) {
+      await new Promise((r) => setTimeout(r, 0));
+    }
+    return await tcpSocketsOf(this.prepared?.pids ?? processTreeOf([this.currentPid]));
+  }
+
+  /**
    * Copies the dump to the target directory. Image files are hard links (CRIU only reads them);
    * files.img, the one the rewrite replaces, is a real copy so the original can never change.
    */
   async transfer(): Promise<string> {
     const { imagesDir, targetDir } = this.plan;
-    await Deno.remove(targetDir, { recursive: true }).catch(() => {});
-    await Deno.mkdir(targetDir, { recursive: true });
+    // Emptied by prepare() for the held restore, whose launch has its files in it.
+    if (!this.targetReady) {
+      await Deno.remove(targetDir, { recursive: true }).catch(() => {});
+      await Deno.mkdir(targetDir, { recursive: true });
+    }
+    this.targetReady = false;
     // All at once: this runs while the process is frozen, and each file is one small call.
     const entries = await Array.fromAsync(Deno.readDir(imagesDir));
     await Promise.all(entries.map(async (entry) => {
@@ -309,9 +514,17 @@ export class ProcessDriver implements MigrationDriver {
 
   async restore(): Promise<string> {
     const leaveStopped = this.options.resumeAfterSwitch ?? false;
-    // Read before restoring: nothing may fail between a restore and knowing what to resume.
-    const pids = leaveStopped ? (await readDumpInfo(this.plan.targetDir)).pids : [];
-    const result = await criuRestore({ ...this.plan.restoreTarget, ...this.run, leaveStopped });
+    // Read before restoring: nothing may fail between a restore and knowing what to resume. The
+    // target's copy names the same processes as the dump just read.
+    const info = leaveStopped || this.held.restore
+      ? this.dumped ?? await readDumpInfo(this.plan.targetDir)
+      : undefined;
+    const pids = leaveStopped ? info!.pids : [];
+    const held = this.held.restore;
+    this.held.restore = undefined;
+    const result = held
+      ? await held.run(info)
+      : await criuRestore({ ...this.plan.restoreTarget, ...this.run, leaveStopped });
     this.record(result, "target");
     this.stoppedPids = pids;
     // Dumped stopped, restored stopped: with nobody waiting for the switch, continue at once.
@@ -322,16 +535,30 @@ export class ProcessDriver implements MigrationDriver {
   }
 
   /**
-   * Lets a process restored stopped (`resumeAfterSwitch`) run. Idempotent; returns whether it
-   * was stopped.
+   * Lets a process restored stopped (`resumeAfterSwitch`) run, then hands it the segments the
+   * lock refused (`replaySegments`). Idempotent; returns whether it was stopped.
    */
-  resume(): boolean {
+  async resume(): Promise<boolean> {
     const pids = this.stoppedPids;
     this.stoppedPids = [];
     // A process of the tree may have exited meanwhile: nothing to resume there.
     for (const pid of pids) signalProcess(pid, "SIGCONT");
+    const tap = this.tap;
+    this.tap = undefined;
+    if (tap && this.location === "target") {
+      // Best effort: a segment not replayed is one its client retransmits, as without the tap.
+      this.replayed = await tap.replay({
+        netnsPath: netnsPath(this.options.targetNetns),
+        from: this.options.fromIp,
+        to: this.options.toIp,
+      }).catch((err) => `segments not replayed: ${err instanceof Error ? err.message : err}`);
+    }
+    tap?.close();
     return pids.length > 0;
   }
+
+  /** What the replay did (a count, or why it did not), for the cleanup's note. */
+  private replayed?: number | string;
 
   /**
    * Takes over a process that an interrupted run of this migration restored (a recovery, see
@@ -353,6 +580,8 @@ export class ProcessDriver implements MigrationDriver {
   }
 
   async restoreOnSource(): Promise<string> {
+    this.dropTap();
+    await this.cancelHeld();
     const result = await restoreOnSource({ ...this.plan.restoreSource, ...this.run });
     this.record(result, "source");
     if (this.options.stopBeforeDump) signalProcess(result.pid, "SIGCONT");
@@ -361,13 +590,20 @@ export class ProcessDriver implements MigrationDriver {
 
   /** Resumes a process restored stopped, then removes CRIU's lock from the source. */
   async cleanupSource(): Promise<string> {
-    const resumed = this.resume();
+    const resumed = await this.resume();
     const removed = await releaseSourceLock({
       shell: this.options.shell,
       netns: this.options.sourceNetns,
       imagesDir: this.plan.imagesDir,
     });
-    const note = removed.length ? `removed ${removed.join(", ")}` : "no lock left";
+    const lock = removed.length ? `removed ${removed.join(", ")}` : "no lock left";
+    const replayed = this.replayed;
+    this.replayed = undefined;
+    const note = replayed === undefined
+      ? lock
+      : `${lock}; ${
+        typeof replayed === "number" ? `${replayed} held segment(s) replayed` : replayed
+      }`;
     return resumed ? `resumed pid ${this.pid}; ${note}` : note;
   }
 

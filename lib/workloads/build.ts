@@ -139,3 +139,38 @@ export async function buildWorkloads(options: BuildOptions = {}): Promise<Worklo
   }
   return paths;
 }
+
+/**
+ * Compiles a helper program whose C source is embedded in a module (static, into `.run/bin/`)
+ * unless it is there from this very source; returns its path. Concurrent builders each write a
+ * temporary file and rename it, so nobody runs half a binary.
+ */
+export async function buildCHelper(
+  shell: Shell,
+  name: string,
+  source: string,
+  gcc = "gcc",
+): Promise<string> {
+  const dir = workloadBinDir();
+  const sourcePath = `${dir}/${name}.c`;
+  const binary = `${dir}/${name}`;
+  const same = await Deno.readTextFile(sourcePath).then((t) => t === source, () => false);
+  const built = await Deno.stat(binary).then(() => true, () => false);
+  if (same && built) return binary;
+  await Deno.mkdir(dir, { recursive: true });
+  const tmpSource = `${sourcePath}.${Deno.pid}.tmp.c`;
+  await Deno.writeTextFile(tmpSource, source);
+  const tmp = `${binary}.${Deno.pid}.tmp`;
+  const r = await shell.run([gcc, "-static", "-O2", "-Wall", "-Wextra", "-o", tmp, tmpSource], {
+    check: false,
+  });
+  if (r.code !== 0) {
+    await Deno.remove(tmpSource).catch(() => {});
+    throw new MissingCapabilityError(`Cannot compile ${name}: ${r.stderr.trim()}`, {
+      hint: "install gcc and the static C library (Debian/Ubuntu: gcc libc6-dev)",
+    });
+  }
+  await Deno.rename(tmp, binary);
+  await Deno.rename(tmpSource, sourcePath);
+  return binary;
+}

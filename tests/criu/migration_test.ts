@@ -11,6 +11,8 @@ import {
   CriuError,
   criuPreDump,
   criuRestore,
+  holdCriuDump,
+  holdCriuRestore,
   releaseSourceLock,
   restoreOnSource,
 } from "../../lib/criu/checkpoint.ts";
@@ -182,6 +184,91 @@ capTest({
       assert.equal(await Deno.readTextFile(`${there}/restore.exit`), "0\n");
       await assertInNetns(second.pid, source.netns);
       await assertClientIntact(rig, Date.now());
+    } finally {
+      await rig.dispose();
+    }
+  },
+});
+
+capTest({
+  name: "held dump and restore: started ahead, let go in turn, connections intact",
+  needs: NEEDS,
+  fn: async () => {
+    const { rig, pid } = await startedRig();
+    try {
+      const { source, target } = rig.plan;
+      const imagesDir = `${rig.dir}/images`;
+      const restoreDir = `${rig.dir}/target`;
+      const restore = await holdCriuRestore({
+        netns: target.netns,
+        imagesDir: restoreDir,
+        gateFile: `${rig.dir}/restore.gate`,
+      });
+      const dump = await holdCriuDump({
+        netns: source.netns,
+        pid,
+        imagesDir,
+        gateFile: `${rig.dir}/dump.gate`,
+        scriptFile: `${rig.dir}/dump-gate.sh`,
+      });
+      // Held: the server still serves, and nothing was dumped.
+      await new Promise((r) => setTimeout(r, 300));
+      const since = Date.now();
+      await rig.waitForAnswers(CONNS, 3, since, 5000);
+      assert.equal([...Deno.readDirSync(imagesDir)].some((e) => e.name.startsWith("core-")), false);
+      await dump.run();
+      assert.equal(pidAlive(pid), false);
+      for (const e of Deno.readDirSync(imagesDir)) {
+        await Deno.link(`${imagesDir}/${e.name}`, `${restoreDir}/${e.name}`);
+      }
+      await rewriteDumpAddresses(restoreDir, { from: source.ip, to: target.ip });
+      const restored = await restore.run();
+      rig.track(restored.pid);
+      assert.equal(restored.pid, pid);
+      assert.equal(processStat(restored.pid)?.ppid, restored.criuPid);
+      await rig.flip("target");
+      await releaseSourceLock({ netns: source.netns, imagesDir });
+      await assertInNetns(restored.pid, target.netns);
+      await assertClientIntact(rig, since);
+    } finally {
+      await rig.dispose();
+    }
+  },
+});
+
+capTest({
+  name: "held dump and restore cancelled: the server never stopped, no CRIU is left",
+  needs: NEEDS,
+  fn: async () => {
+    const { rig, pid } = await startedRig();
+    try {
+      const { source, target } = rig.plan;
+      const since = Date.now();
+      const restore = await holdCriuRestore({
+        netns: target.netns,
+        imagesDir: `${rig.dir}/target`,
+        gateFile: `${rig.dir}/restore.gate`,
+      });
+      const dump = await holdCriuDump({
+        netns: source.netns,
+        pid,
+        imagesDir: `${rig.dir}/images`,
+        gateFile: `${rig.dir}/dump.gate`,
+        scriptFile: `${rig.dir}/dump-gate.sh`,
+      });
+      await new Promise((r) => setTimeout(r, 200));
+      await dump.cancel();
+      await restore.cancel();
+      assert.ok(pidAlive(pid));
+      assert.notEqual(processStat(pid)?.state, "T");
+      assert.match(await Deno.readTextFile(`${rig.dir}/images/dump.log`), /Pre dump script failed/);
+      // The held restore's launch ended without starting criu: its status is the gate's.
+      assert.equal(await Deno.readTextFile(`${rig.dir}/target/restore.exit`), "1\n");
+      assert.equal(
+        await Deno.stat(`${rig.dir}/target/restore.log`).catch(() => undefined),
+        undefined,
+      );
+      await assertClientIntact(rig, since);
     } finally {
       await rig.dispose();
     }

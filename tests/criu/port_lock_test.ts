@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import {
+  nftStdinArgv,
   PORT_LOCK_TABLE,
   portLockArgv,
   portLockScript,
@@ -21,6 +22,24 @@ Deno.test("port lock: one table refusing the ports' segments in, dropping theirs
     /hook output priority -300;[^\n]*\n\s*meta mark != 0xc114 tcp sport \{ 12345, 40000 \} drop/,
   );
   assert.match(portLockScript([80], { refuse: false }), /tcp dport \{ 80 \} drop/);
+});
+
+Deno.test("port lock: a fresh lock (table removed beforehand) only creates its table", () => {
+  const script = portLockScript([12345], { fresh: true });
+  assert.match(script, /^table inet p4cf_lock \{\n/);
+  assert.doesNotMatch(script, /delete/);
+  assert.equal(
+    script.split("\n").slice(2).join("\n"),
+    portLockScript([12345]).split("\n").slice(4).join("\n"),
+  );
+  assert.deepEqual(nftStdinArgv("pm-h2"), [
+    "nsenter",
+    "--net=/run/netns/pm-h2",
+    "--",
+    "nft",
+    "-f",
+    "-",
+  ]);
 });
 
 Deno.test("port lock: nothing to lock is an error, not a table that locks nothing", () => {

@@ -5,9 +5,12 @@ import { readDumpInfo } from "../../lib/criu/dump_info.ts";
 import { assertInNetns } from "../../lib/criu/selfcheck.ts";
 import { planProcessMigration, ProcessDriver } from "../../lib/migrate/process_driver.ts";
 import { type MigrationResult, runMigration } from "../../lib/migrate/run.ts";
+import { criuRunsUnder } from "../../lib/migrate/recovery_probes.ts";
 import { RecordingProgress } from "../../lib/progress.ts";
 import {
   defaultShell,
+  findProcesses,
+  inNetns,
   pidAlive,
   processStat,
   RecordingShell,
@@ -224,6 +227,9 @@ capTest({
       });
       console.log(`there: ${summary(first)}`);
       assert.equal(first.outcome, "migrated", first.error ?? "");
+      // CRIU was started ahead and held (lib/criu/run_gate.ts); this migration let it go.
+      const prepared = first.phases.find((p) => p.phase === "prepare")?.note ?? "";
+      assert.match(prepared, /criu dump and restore started and held/);
       assert.equal(there.location, "target");
       assert.equal(there.pid, pid, "CRIU restores the dumped pid");
       const restorePhase = first.phases.find((p) => p.phase === "restore");
@@ -323,6 +329,45 @@ capTest({
       assert.ok(info.sockets.every((s) => s.srcAddr === source.ip));
 
       await assertClientIntact(rig, since, Date.now());
+    } finally {
+      await rig.dispose();
+    }
+  },
+});
+
+capTest({
+  name: "ProcessDriver: a dump failing after prepare() leaves no held CRIU, nft or lock behind",
+  needs: NEEDS,
+  fn: async () => {
+    const { rig, pid } = await startedRig();
+    try {
+      const { source, target } = rig.plan;
+      const checkpointDir = `${rig.dir}/ck`;
+      const driver = new ProcessDriver({
+        sourceNetns: source.netns,
+        targetNetns: target.netns,
+        pid,
+        fromIp: source.ip,
+        toIp: target.ip,
+        checkpointDir,
+        stopBeforeDump: true,
+      });
+      assert.match(await driver.prepare(), /started and held/);
+      // The process goes away between prepare() and dump(): the held CRIU cannot seize it.
+      Deno.kill(pid, "SIGKILL");
+      while (pidAlive(pid)) await new Promise((r) => setTimeout(r, 5));
+      await assert.rejects(driver.dump(), /criu dump failed/);
+      assert.deepEqual(criuRunsUnder(checkpointDir), []);
+      assert.equal(await Deno.readTextFile(`${checkpointDir}/target/restore.exit`), "1\n");
+      // The held restore's launch waits on restore.gate; the held nft reads its script on stdin.
+      const held = findProcesses((a) =>
+        a.some((x) => x.includes(`${checkpointDir}/restore.gate`)) ||
+        (a.includes(`--net=/run/netns/${source.netns}`) && a.includes("nft") && a.at(-1) === "-")
+      );
+      assert.deepEqual(held, [], "nothing held is left running");
+      assert.deepEqual(await criuTables(source.netns), []);
+      const tables = await defaultShell.run(inNetns(source.netns, ["nft", "list", "tables"]));
+      assert.doesNotMatch(tables.stdout, /p4cf_lock/);
     } finally {
       await rig.dispose();
     }

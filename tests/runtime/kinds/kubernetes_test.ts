@@ -117,7 +117,11 @@ capTest({
         assert.equal(d.connections.length, 20, "every connection answered");
         assert.equal(d.anyBroken, false, `broken: ${d.brokenConnections.join(",")}`);
         assert.ok(d.countsContinuous, "each connection's counter continued");
-        console.log(`migration to ${to}: worst client outage ${d.maxDowntimeMs.toFixed(0)} ms`);
+        const cleanup = report.phases.find((p) => p.phase === "cleanup")?.note;
+        console.log(
+          `migration to ${to}: worst client outage ${d.maxDowntimeMs.toFixed(0)} ms, frozen ` +
+            `${report.frozenMs.toFixed(0)} ms; ${cleanup}`,
+        );
       }
 
       // Scaling follows: backends = Ready server pods' slots, connections unbroken.
