@@ -11,6 +11,7 @@
  */
 import { UserError } from "../errors.ts";
 import { parseIpv4, parseMac } from "../net/addr.ts";
+import { smallBytes } from "./byte_slab.ts";
 
 /** Anything a bit<W> value may be given as. */
 export type BitValue = number | bigint | string | Uint8Array;
@@ -104,9 +105,16 @@ export function bitLength(v: bigint): number {
 
 /** Canonical bytestring of a non-negative safe integer. */
 function numberBytes(n: number): Uint8Array {
+  if (n <= 0xffffffff) {
+    // The common case (ports, addresses, ids) in 32-bit arithmetic.
+    const len = n < 0x100 ? 1 : n < 0x10000 ? 2 : n < 0x1000000 ? 3 : 4;
+    const out = smallBytes(len);
+    for (let i = len - 1, x = n >>> 0; i >= 0; i--, x >>>= 8) out[i] = x & 0xff;
+    return out;
+  }
   let len = 1;
   for (let x = n; x >= 256; x = Math.floor(x / 256)) len++;
-  const out = new Uint8Array(len);
+  const out = smallBytes(len);
   for (let i = len - 1, x = n; i >= 0; i--, x = Math.floor(x / 256)) out[i] = x % 256;
   return out;
 }
@@ -117,7 +125,7 @@ export function canonicalBytes(v: bigint): Uint8Array {
   if (v <= 0x1fffffffffffffn) return numberBytes(Number(v));
   let h = v.toString(16);
   if (h.length & 1) h = "0" + h;
-  const out = new Uint8Array(h.length / 2);
+  const out = smallBytes(h.length / 2);
   for (let i = 0; i < out.length; i++) out[i] = Number.parseInt(h.slice(2 * i, 2 * i + 2), 16);
   return out;
 }
@@ -141,7 +149,9 @@ export function encodeValue(value: BitValue, bitwidth: number, what: What = "val
     const stripped = value.length === 0 ? ZERO : value.subarray(i);
     const bits = (stripped.length - 1) * 8 + (32 - Math.clz32(stripped[0]));
     if (bits > bitwidth) throw tooWide(value, bitwidth, what);
-    return stripped.slice();
+    const copy = smallBytes(stripped.length);
+    copy.set(stripped);
+    return copy;
   }
   return canonicalBytes(toBigInt(value, bitwidth, what));
 }

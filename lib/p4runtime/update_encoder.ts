@@ -13,6 +13,8 @@
  * @module
  */
 import type { FieldMatch, TableEntry, Update } from "./messages.ts";
+import { smallBytes } from "./byte_slab.ts";
+import { varintSize } from "./wire.ts";
 
 const LEN = 2;
 const EMPTY = new Uint8Array(0);
@@ -35,10 +37,6 @@ function bytes(tag: number, b: Uint8Array): void {
   varint(b.length);
   // A loop beats TypedArray#set for the few bytes of a field value.
   for (let i = 0; i < b.length; i++) out[pos++] = b[i];
-}
-
-function varintSize(n: number): number {
-  return n < 0x80 ? 1 : n < 0x4000 ? 2 : n < 0x200000 ? 3 : n < 0x10000000 ? 4 : 5;
 }
 
 const isU32 = (v: unknown): v is number =>
@@ -176,7 +174,7 @@ export function encodeTableUpdate(update: Update): Uint8Array | undefined {
     varintSize(entitySize) + entitySize;
 
   // Then the bytes, outermost first.
-  out = new Uint8Array(total);
+  out = smallBytes(total);
   pos = 0;
   if (update.type != null) {
     out[pos++] = 1 << 3;

@@ -6,6 +6,7 @@ import {
   appendRepeated,
   repeatedField,
   varint,
+  varintSize,
   WireFormatError,
 } from "../../lib/p4runtime/wire.ts";
 
@@ -25,6 +26,12 @@ Deno.test("varints are little-endian base 128", () => {
   assert.deepEqual(varint(300), Uint8Array.of(0xac, 0x02));
   assert.deepEqual(varint(2 ** 35), Uint8Array.of(0x80, 0x80, 0x80, 0x80, 0x80, 0x01));
   assert.throws(() => varint(-1), RangeError);
+  for (let bits = 0; bits <= 53; bits++) {
+    for (const n of [2 ** bits - 1, 2 ** bits]) {
+      if (n > Number.MAX_SAFE_INTEGER) continue;
+      assert.equal(varintSize(n), varint(n).length, `size of ${n}`);
+    }
+  }
 });
 
 Deno.test("a head plus appended updates is the WriteRequest protobufjs encodes", () => {

@@ -34,9 +34,16 @@ import {
   Setting,
   writeFrameHeader,
 } from "./frames.ts";
-import { HeaderDecoder, type HeaderField } from "./hpack.ts";
+import {
+  DEFAULT_TABLE_SIZE,
+  HeaderDecoder,
+  HeaderEncoder,
+  type HeaderField,
+  type RequestHeaders,
+} from "./hpack.ts";
 import { SocketWriter } from "./socket_writer.ts";
 import { concatBytes } from "../../bytes.ts";
+import { smallBytes } from "../byte_slab.ts";
 
 /** What a stream's owner is told. Payloads are views of a reused buffer: copy what you keep. */
 export interface StreamHandler {
@@ -108,6 +115,9 @@ export class H2Connection {
   readonly #tcp: Deno.TcpConn;
   readonly #reader: FrameReader;
   readonly #decoder = new HeaderDecoder();
+  /** Made at the first stream, with the peer's table size from its SETTINGS. */
+  #encoder?: HeaderEncoder;
+  #peerTableSize = DEFAULT_TABLE_SIZE;
   readonly #streams = new Map<number, H2Stream>();
   readonly #streamWindow: number;
   readonly #connectionWindow: number;
@@ -216,18 +226,20 @@ export class H2Connection {
   }
 
   /**
-   * Opens a stream and sends its header block (built by hpack.ts's encodeHeaderBlock, which
-   * needs no connection state), then `data` (its parts sent as one), then END_STREAM when
-   * `endStream`. Throws {@link ConnectionError} when the connection is unusable.
+   * Opens a stream and sends its headers (encoded now by the connection's HPACK encoder, so
+   * blocks leave in the order they were encoded), then `data` (its parts sent as one), then
+   * END_STREAM when `endStream`. Throws {@link ConnectionError} when the connection is unusable.
    */
   openStream(
-    block: Uint8Array,
+    headers: RequestHeaders,
     handler: StreamHandler,
     data?: readonly Uint8Array[],
     endStream = false,
   ): H2Stream {
     if (this.#error) throw this.#error;
     if (!this.usable) throw new ConnectionError(`connection to ${this.address} is closing`);
+    this.#encoder ??= new HeaderEncoder(this.#peerTableSize);
+    const block = this.#encoder.encode(headers);
     const id = this.#nextStreamId;
     this.#nextStreamId += 2;
     const stream = new H2Stream(id, handler, this.#peerInitialWindow, this.#streamWindow);
@@ -236,8 +248,9 @@ export class H2Connection {
     for (const part of data ?? []) size += part.length;
     const max = this.#peerMaxFrame;
     if (data && block.length <= max && size <= Math.min(max, stream.sendWindow, this.#sendWindow)) {
-      // The common case (a request that fits the windows): HEADERS and DATA built in one buffer.
-      const out = new Uint8Array(2 * FRAME_HEADER + block.length + size);
+      // The common case (a request that fits the windows): HEADERS and DATA built in one buffer,
+      // written at once.
+      const out = smallBytes(2 * FRAME_HEADER + block.length + size);
       writeFrameHeader(out, 0, block.length, FrameType.HEADERS, Flag.END_HEADERS, id);
       out.set(block, FRAME_HEADER);
       let pos = FRAME_HEADER + block.length;
@@ -250,12 +263,12 @@ export class H2Connection {
       stream.sendWindow -= size;
       this.#sendWindow -= size;
       stream.localEnded = endStream;
-      this.#queue(out);
+      this.#writer.send(out);
       return stream;
     }
     const headersEnd = endStream && !data;
     if (block.length <= max) {
-      // The block is shared by every call of a method: send it as it is, behind its own header.
+      // The block may be shared by calls of a method: send it as it is, behind its own header.
       const flags = Flag.END_HEADERS | (headersEnd ? Flag.END_STREAM : 0);
       this.#queue(encodeFrameHeader(block.length, FrameType.HEADERS, flags, id), block);
     } else this.#queue(encodeHeaders(id, block, headersEnd, max));
@@ -533,6 +546,9 @@ export class H2Connection {
         this.#peerInitialWindow = value;
         for (const s of this.#streams.values()) s.sendWindow += delta;
         if (delta > 0) this.#pumpAll();
+      } else if (id === Setting.HEADER_TABLE_SIZE) {
+        this.#peerTableSize = value;
+        this.#encoder?.peerTableSize(value);
       } else if (id === Setting.ENABLE_PUSH && value > 1) {
         throw new H2ProtocolError(`SETTINGS_ENABLE_PUSH ${value} is not 0 or 1`);
       }

@@ -20,7 +20,11 @@ export class Deadlines {
 
   /** Expires `call` in `ms` milliseconds unless {@link delete}d first. */
   add(call: Expiring, ms: number): void {
-    const at = performance.now() + ms;
+    this.addAt(call, performance.now() + ms);
+  }
+
+  /** Expires `call` at `at` (a `performance.now()` time) unless {@link delete}d first. */
+  addAt(call: Expiring, at: number): void {
     this.#due.set(call, at);
     if (at < this.#fireAt) this.#arm(at);
   }

@@ -35,6 +35,17 @@ export class SocketWriter {
     }
   }
 
+  /**
+   * Queues bytes and starts writing at once, without waiting for the end of the turn: for a
+   * request, whose bytes are all there (a microtask per write cost more than the rest of the
+   * writer, measured).
+   */
+  send(bytes: Uint8Array): void {
+    if (this.#failed) return;
+    this.#out.push(bytes);
+    if (!this.#writing) this.flush();
+  }
+
   /** Starts writing what is queued now; resolves when everything queued so far is written. */
   flush(): Promise<void> {
     this.#scheduled = false;

@@ -49,3 +49,16 @@ Deno.test("a failed write is reported once and later writes are dropped", async 
   assert.deepEqual(errors, ["broken pipe"]);
   assert.equal(w.busy, false);
 });
+
+Deno.test("send writes at once, behind what is queued, and in order while a write is going", async () => {
+  const socket = fakeSocket();
+  const w = new SocketWriter(socket, () => assert.fail("no error expected"));
+  w.queue(Uint8Array.of(1));
+  w.send(Uint8Array.of(2, 3));
+  assert.deepEqual(socket.writes, [[1, 2, 3]], "in the same turn, after the queued bytes");
+  w.send(Uint8Array.of(4)); // The first write has not finished: this one waits for it.
+  w.send(Uint8Array.of(5));
+  await w.flush();
+  assert.deepEqual(socket.writes, [[1, 2, 3], [4, 5]]);
+  assert.equal(w.busy, false);
+});
