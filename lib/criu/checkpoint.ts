@@ -18,6 +18,7 @@
  *
  * @module
  */
+import { deleteNftTable } from "../net/nft_table.ts";
 import { criuBinary } from "../capabilities.ts";
 import { MissingCapabilityError, UserError } from "../errors.ts";
 import {
@@ -527,12 +528,12 @@ export async function releaseSourceLock(options: ReleaseLockOptions): Promise<st
   const info = await readDumpInfo(options.imagesDir);
   if (info.networkLock === "nftables") {
     if (!info.runId) return [];
-    const result = await shell.run(nftLockCleanupArgv(options.netns, info.runId), {
-      check: false,
-    });
-    if (result.code === 0) return [`nft table inet ${nftLockTableName(info.runId)}`];
-    if (/No such file or directory/.test(result.stderr)) return [];
-    throw new Error(`Cannot remove CRIU's nftables lock: ${result.stderr.trim()}`);
+    const removed = await deleteNftTable(
+      shell,
+      nftLockCleanupArgv(options.netns, info.runId),
+      "Cannot remove CRIU's nftables lock",
+    );
+    return removed ? [`nft table inet ${nftLockTableName(info.runId)}`] : [];
   }
   if (info.networkLock === "iptables") {
     const removed: string[] = [];

@@ -23,6 +23,7 @@
  *
  * @module
  */
+import { deleteNftTable } from "../net/nft_table.ts";
 import { inNetns, type Shell } from "../shell.ts";
 import { SOCCR_MARK } from "./commands.ts";
 import { icmpUnlimitedArgv } from "../net/icmp_unlimited.ts";
@@ -99,10 +100,10 @@ export async function lockPorts(
 
 /** Removes the lock from `netns`; idempotent. Returns what it removed, for the report. */
 export async function unlockPorts(shell: Shell, netns: string | undefined): Promise<string[]> {
-  const r = await shell.run(portUnlockArgv(netns), { check: false });
-  if (r.code === 0) return [`nft table inet ${PORT_LOCK_TABLE}`];
-  if (/No such file or directory/.test(r.stderr)) return [];
-  throw new Error(
-    `Cannot remove the port lock in ${netns ?? "this namespace"}: ${r.stderr.trim()}`,
+  const removed = await deleteNftTable(
+    shell,
+    portUnlockArgv(netns),
+    `Cannot remove the port lock in ${netns ?? "this namespace"}`,
   );
+  return removed ? [`nft table inet ${PORT_LOCK_TABLE}`] : [];
 }

@@ -34,6 +34,7 @@ import { readAllocations, releaseReservation, reserveSlot } from "../kubernetes/
 import { WORKLOAD_LABEL } from "../kubernetes/workloads.ts";
 import { defaultShell, type Shell } from "../shell.ts";
 import { SegmentTap } from "../net/segment_tap.ts";
+import { deleteNftTable } from "../net/nft_table.ts";
 import type { MigrationDriver } from "./run.ts";
 
 export interface PodDriverOptions {
@@ -323,14 +324,12 @@ export class PodDriver implements MigrationDriver {
 
   async #unsilence(): Promise<void> {
     if (!this.#sourceNetns) return;
-    const r = await this.#shell.run(
+    // Not silenced (yet) is fine: a recovery may roll back a migration killed before its dump.
+    await deleteNftTable(
+      this.#shell,
       this.#inSource(["nft", "delete", "table", "inet", SILENCE_TABLE]),
-      { check: false },
+      `Cannot unsilence pod ${this.#o.pod}`,
     );
-    // Not silenced (yet): a recovery may roll back a migration killed before its dump.
-    if (r.code !== 0 && !/No such file or directory/.test(r.stderr)) {
-      throw new Error(`Cannot unsilence pod ${this.#o.pod}: ${r.stderr.trim()}`);
-    }
   }
 
   async cleanupSource(): Promise<string> {
