@@ -26,9 +26,13 @@
  *   queued requests first would have its client's next request sent to the old, locked address
  *   and retransmitted 200 ms or more later. The hook writes the restored pid to a file at
  *   `pre-resume`, so the caller knows whom to SIGCONT without asking Podman (~30 ms).
+ * - `cgroup-root` (only for a restore into another pod on a pure cgroup v2 machine): the
+ *   container's new cgroup, which runc 1.1 does not get across to CRIU there
+ *   (lib/podman/cgroup_root.ts); without it the next checkpoint fails.
  *
  * @module
  */
+import { shellQuote } from "../shell.ts";
 
 /** The annotation runc reads the CRIU configuration file's path from. */
 export const CRIU_CONFIG_ANNOTATION = "org.criu.config";
@@ -48,11 +52,25 @@ export function restoredPidPath(configPath: string): string {
   return configPath.replace(/\.conf$/, "") + ".restored-pid";
 }
 
+/**
+ * Where the action script records, at CRIU's `post-dump` point, the pid of the task it dumped:
+ * every image is written then, so a migration can restore from them while Podman and runc are
+ * still finishing the checkpoint (unmounting, exporting).
+ */
+export function dumpedPidPath(configPath: string): string {
+  return configPath.replace(/\.conf$/, "") + ".dumped-pid";
+}
+
 export interface CriuConfigOptions {
   /** Path of the action script ({@link criuHookScript}). */
   actionScript: string;
   /** Leave restored tasks stopped; the caller sends SIGCONT. */
   leaveStopped?: boolean;
+  /**
+   * The restored container's cgroup, for a restore into another pod on a pure cgroup v2
+   * machine, where runc's own root does not reach CRIU (see lib/podman/cgroup_root.ts).
+   */
+  cgroupRoot?: string;
 }
 
 /** The configuration file's text (CRIU's format: one long option per line, no dashes). */
@@ -63,6 +81,7 @@ export function criuConfigText(options: CriuConfigOptions): string {
     `action-script ${options.actionScript}`,
   ];
   if (options.leaveStopped) lines.push("leave-stopped");
+  if (options.cgroupRoot) lines.push(`cgroup-root ${options.cgroupRoot}`);
   return lines.join("\n") + "\n";
 }
 
@@ -79,17 +98,27 @@ export const THAW_ACTION = "p4cf-thaw";
 /**
  * CRIU action script. At `pre-dump` it freezes the dumped task's cgroup (v1 freezer or v2
  * cgroup.freeze), waits for it in 1 ms steps, then `settleMs` more (see {@link FREEZE_SETTLE_MS});
+ * from the freeze on it checks with shell builtins only, as each process it started would add
+ * 1-10 ms to the frozen window;
  * if freezing takes over a second it thaws the cgroup and leaves freezing to CRIU. At
- * `pre-resume` it writes the restored pid to `pidFile`. The migration also runs it itself
+ * `pre-resume` it writes the restored pid to `pidFile`, and at `post-dump` the dumped one to
+ * `dumpedFile` (when given; see {@link dumpedPidPath}). The migration also runs it itself
  * ({@link hookArgv}) with {@link THAW_ACTION} after a failed dump, so the cgroup is found in one
  * place.
  */
-export function criuHookScript(pidFile: string, settleMs = FREEZE_SETTLE_MS): string {
+export function criuHookScript(
+  pidFile: string,
+  settleMs = FREEZE_SETTLE_MS,
+  dumpedFile?: string,
+): string {
   const settle = settleMs > 0 ? `sleep ${(settleMs / 1000).toFixed(3)}; ` : "";
+  const dumped = dumpedFile
+    ? `\n  post-dump) echo "$CRTOOLS_INIT_PID" > ${shellQuote(dumpedFile)}; exit 0 ;;`
+    : "";
   return `#!/bin/sh
 # Written by P4ContainerFlow (lib/podman/criu_config.ts); CRIU runs it at each action point.
 case "$CRTOOLS_SCRIPT_ACTION" in
-  pre-resume) echo "$CRTOOLS_INIT_PID" > ${shellQuote(pidFile)}; exit 0 ;;
+  pre-resume) echo "$CRTOOLS_INIT_PID" > ${shellQuote(pidFile)}; exit 0 ;;${dumped}
   pre-dump) thaw= ;;
   ${THAW_ACTION}) thaw=1 ;;
   *) exit 0 ;;
@@ -101,15 +130,22 @@ if [ -n "$v1" ]; then
   [ -w "$f" ] || exit 0
   [ -n "$thaw" ] && { echo THAWED > "$f"; exit 0; }
   echo FROZEN > "$f"
-  for _ in $(seq 1000); do [ "$(cat "$f")" = FROZEN ] && { ${settle}exit 0; }; sleep 0.001; done
+  i=0
+  while [ $i -lt 1000 ]; do
+    read -r s < "$f"; [ "$s" = FROZEN ] && { ${settle}exit 0; }; sleep 0.001; i=$((i + 1))
+  done
   echo THAWED > "$f"
 else
   d=/sys/fs/cgroup$(sed -n 's/^0:://p' "$cgroups")
   [ -w "$d/cgroup.freeze" ] || exit 0
   [ -n "$thaw" ] && { echo 0 > "$d/cgroup.freeze"; exit 0; }
   echo 1 > "$d/cgroup.freeze"
-  for _ in $(seq 1000); do
-    grep -qx 'frozen 1' "$d/cgroup.events" && { ${settle}exit 0; }; sleep 0.001
+  i=0
+  while [ $i -lt 1000 ]; do
+    while read -r k v; do
+      [ "$k $v" = "frozen 1" ] && { ${settle}exit 0; }
+    done < "$d/cgroup.events"
+    sleep 0.001; i=$((i + 1))
   done
   echo 0 > "$d/cgroup.freeze"
 fi
@@ -127,20 +163,25 @@ export function hookArgv(configPath: string, action: string, pid: number): strin
   ];
 }
 
-function shellQuote(s: string): string {
-  return `'${s.replaceAll("'", `'\\''`)}'`;
-}
-
 /** Writes the hook (once) and the configuration file with the given options. */
 export async function writeCriuConfig(
   configPath: string,
-  options: { leaveStopped?: boolean } = {},
+  options: { leaveStopped?: boolean; cgroupRoot?: string } = {},
 ): Promise<void> {
   const hook = criuHookPath(configPath);
   await Deno.mkdir(configPath.slice(0, configPath.lastIndexOf("/")), { recursive: true });
-  await Deno.writeTextFile(hook, criuHookScript(restoredPidPath(configPath)), { mode: 0o755 });
+  const script = criuHookScript(
+    restoredPidPath(configPath),
+    FREEZE_SETTLE_MS,
+    dumpedPidPath(configPath),
+  );
+  await Deno.writeTextFile(hook, script, { mode: 0o755 });
   await Deno.writeTextFile(
     configPath,
-    criuConfigText({ actionScript: hook, leaveStopped: options.leaveStopped }),
+    criuConfigText({
+      actionScript: hook,
+      leaveStopped: options.leaveStopped,
+      cgroupRoot: options.cgroupRoot,
+    }),
   );
 }

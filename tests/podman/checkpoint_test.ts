@@ -1,11 +1,19 @@
 import assert from "node:assert/strict";
 import {
   checkpointArgv,
+  copyRootfsChangesArgv,
+  listingChanges,
   newContainerId,
+  parseStorage,
+  prepareTargetArgv,
+  prepareTargetSteps,
   removeArgv,
   renameConfigDump,
   restoreArgv,
   restoredName,
+  restorePreparedArgv,
+  STORAGE_FORMAT,
+  upperDirListing,
 } from "../../lib/podman/checkpoint.ts";
 
 Deno.test("checkpoint exports an uncompressed archive with established TCP connections", () => {
@@ -73,4 +81,135 @@ Deno.test("a config.dump without exactly one top-level id or name is refused", (
   );
   assert.throws(() => renameConfigDump(CONFIG_DUMP, "x", "not-hex"), RangeError);
   assert.throws(() => renameConfigDump(CONFIG_DUMP, "-bad", "c".repeat(64)), RangeError);
+});
+
+const labRun = [
+  "/usr/bin/podman",
+  "run",
+  "--detach",
+  "--name",
+  "hc-server",
+  "--pod",
+  "hc-h2",
+  "--label",
+  "p4cf.lab=host-containers",
+  "--annotation",
+  "org.criu.config=/run/lab/criu/server.conf",
+  "--log-driver",
+  "k8s-file",
+  "--log-opt",
+  "path=/run/lab/server.log",
+  "localhost/p4cf-counter-server:latest",
+  "12345",
+];
+
+Deno.test("the prepared target is created as the source was, under the temporary name in the target pod", () => {
+  assert.deepEqual(prepareTargetArgv(labRun, "hc-server-p4cf-next", "pod3id"), [
+    "podman",
+    "create",
+    "--name",
+    "hc-server-p4cf-next",
+    "--pod",
+    "pod3id",
+    "--label",
+    "p4cf.lab=host-containers",
+    "--annotation",
+    "org.criu.config=/run/lab/criu/server.conf",
+    "--log-driver",
+    "k8s-file",
+    "--log-opt",
+    "path=/run/lab/server.log",
+    "localhost/p4cf-counter-server:latest",
+    "12345",
+  ]);
+  // `--flag=value` forms, and `create` as the verb; a later "--name" (the command's) stays.
+  assert.deepEqual(
+    prepareTargetArgv(
+      ["podman", "create", "--name=a", "--pod=p", "img", "--name", "x"],
+      "a-next",
+      "pid",
+    ),
+    ["podman", "create", "--name", "a-next", "--pod", "pid", "img", "--name", "x"],
+  );
+});
+
+Deno.test("a create command the migration cannot follow faithfully gives no prepared target", () => {
+  assert.equal(prepareTargetArgv([], "n", "p"), undefined);
+  assert.equal(
+    prepareTargetArgv(["docker", "run", "--name", "a", "--pod", "p", "i"], "n", "p"),
+    undefined,
+  );
+  assert.equal(prepareTargetArgv(["podman", "run", "--name", "a", "img"], "n", "p"), undefined);
+  assert.equal(prepareTargetArgv(["podman", "run", "--pod", "p", "img"], "n", "p"), undefined);
+  assert.equal(
+    prepareTargetArgv(["podman", "run", "--rm", "--name", "a", "--pod", "p", "i"], "n", "p"),
+    undefined,
+  );
+});
+
+Deno.test("the prepared target is initialised and stopped, then restored from its own directory", () => {
+  assert.deepEqual(prepareTargetSteps("c"), [
+    ["podman", "init", "c"],
+    ["podman", "stop", "--time", "0", "c"],
+  ]);
+  assert.deepEqual(restorePreparedArgv("c"), [
+    "podman",
+    "container",
+    "restore",
+    "--tcp-established",
+    "c",
+  ]);
+  assert.deepEqual(copyRootfsChangesArgv("/s/diff", "/t/diff"), [
+    "cp",
+    "-a",
+    "/s/diff/.",
+    "/t/diff/",
+  ]);
+});
+
+Deno.test("a container's storage is read from one inspect line", () => {
+  const id = "c".repeat(64);
+  assert.deepEqual(
+    parseStorage(`${id} /var/lib/c/${id}/userdata /var/lib/o/x/diff /l/2/diff:/l/1/diff\n`),
+    {
+      id,
+      bundle: `/var/lib/c/${id}/userdata`,
+      upper: "/var/lib/o/x/diff",
+      lower: ["/l/2/diff", "/l/1/diff"],
+    },
+  );
+  assert.match(STORAGE_FORMAT, /\.StaticDir.*UpperDir/);
+  assert.equal(parseStorage(""), undefined);
+  assert.equal(parseStorage(`${id} <no value> /x`), undefined);
+  assert.equal(parseStorage(`abc /a /b`), undefined);
+});
+
+Deno.test("an upper directory's listing sees every change but directories' times", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "p4t-upper-" });
+  try {
+    await Deno.mkdir(`${dir}/etc`);
+    await Deno.writeTextFile(`${dir}/etc/a`, "1");
+    const before = await upperDirListing(dir);
+    // A temporary directory made and removed (CRIU's dump does that in /tmp): no change.
+    await Deno.mkdir(`${dir}/etc/x`);
+    await Deno.remove(`${dir}/etc/x`);
+    assert.equal(await upperDirListing(dir), before);
+    // A directory that appeared is an addition; a file written the same size an alteration.
+    await Deno.mkdir(`${dir}/tmp`);
+    assert.deepEqual(listingChanges(before, await upperDirListing(dir)), {
+      added: [{ path: "/tmp", type: "d" }],
+      altered: false,
+    });
+    await new Promise((r) => setTimeout(r, 10));
+    await Deno.writeTextFile(`${dir}/etc/a`, "2");
+    assert.equal(listingChanges(before, await upperDirListing(dir)).altered, true);
+    await Deno.remove(`${dir}/tmp`);
+    await Deno.remove(`${dir}/etc/a`);
+    assert.deepEqual(listingChanges(before, await upperDirListing(dir)), {
+      added: [],
+      altered: true,
+    });
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });

@@ -3,6 +3,7 @@ import {
   criuConfigPath,
   criuConfigText,
   criuHookPath,
+  dumpedPidPath,
   hookArgv,
   restoredPidPath,
   THAW_ACTION,
@@ -36,14 +37,18 @@ async function runHook(hook: string, action: string, pid: number): Promise<numbe
   return out.code;
 }
 
-Deno.test("the hook records the restored pid at pre-resume and ignores other actions", async () => {
+Deno.test("the hook records the dumped pid at post-dump, the restored one at pre-resume, ignores others", async () => {
   const dir = await Deno.makeTempDir({ prefix: "p4t-criu-config-" });
   try {
     const conf = `${dir}/it's here/server.conf`;
     await writeCriuConfig(conf);
     const hook = criuHookPath(conf);
-    assert.equal(await runHook(hook, "post-dump", 4242), 0);
     assert.equal(await runHook(hook, "network-unlock", 4242), 0);
+    await assert.rejects(Deno.stat(restoredPidPath(conf)));
+    await assert.rejects(Deno.stat(dumpedPidPath(conf)));
+    // post-dump: every image is written; the migration may restore from them.
+    assert.equal(await runHook(hook, "post-dump", 4141), 0);
+    assert.equal((await Deno.readTextFile(dumpedPidPath(conf))).trim(), "4141");
     await assert.rejects(Deno.stat(restoredPidPath(conf)));
     assert.equal(await runHook(hook, "pre-resume", 4242), 0);
     assert.equal((await Deno.readTextFile(restoredPidPath(conf))).trim(), "4242");
