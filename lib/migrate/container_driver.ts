@@ -95,6 +95,7 @@ import {
 } from "../podman/api.ts";
 import {
   defaultShell,
+  netnsPath,
   processStat,
   type RunResult,
   type Shell,
@@ -102,6 +103,7 @@ import {
   spawnDetached,
 } from "../shell.ts";
 import { archiveFileComplete } from "./recovery_probes.ts";
+import { SegmentTap } from "../net/segment_tap.ts";
 import type { MigrationDriver } from "./run.ts";
 
 export interface ContainerDriverOptions {
@@ -125,6 +127,12 @@ export interface ContainerDriverOptions {
    * for containers started without one (Podman's and CRIU's defaults then apply).
    */
   criuConfig?: string;
+  /**
+   * TCP ports whose segments CRIU's lock refuses are handed to the restored server right after
+   * the switch update (lib/net/segment_tap.ts; needs `targetNetns`): the service port. None: no
+   * hand-over, the clients retransmit on their own.
+   */
+  ports?: readonly number[];
 }
 
 export class ContainerDriver implements MigrationDriver {
@@ -150,6 +158,10 @@ export class ContainerDriver implements MigrationDriver {
   #service?: { pid: number; socket: string; hold?: ServiceHold; gated: boolean };
   /** The restore sent to the service as the dump started, waiting in the CRIU gate. */
   #gatedRestore?: Promise<RunResult | "unreachable">;
+  /** Holds the segments the lock refuses, for the restored server (see `ports`). */
+  #tap?: SegmentTap;
+  /** What the hand-over did, for the cleanup's note. */
+  #replayed = "";
 
   constructor(options: ContainerDriverOptions) {
     this.#o = options;
@@ -194,8 +206,31 @@ export class ContainerDriver implements MigrationDriver {
         `podman restores (no API service: ${err instanceof Error ? err.message : err})`
       )
       : undefined;
+    const tap = await this.#startTap().catch((err) =>
+      `; no segment tap: ${err instanceof Error ? err.message : err}`
+    );
     return `pod ids; CRIU kernel cache ${kerndat}${pending ? `; ${pending}` : ""}; ${target}` +
-      (service ? `; ${service}` : "");
+      (service ? `; ${service}` : "") + tap;
+  }
+
+  /** Starts the segment tap in the source pod (see `ports`); returns a note. */
+  async #startTap(): Promise<string> {
+    const ports = this.#o.ports ?? [];
+    if (!ports.length || !this.#o.targetNetns) return "";
+    this.#tap?.close();
+    this.#tap = await SegmentTap.start({
+      shell: this.#shell,
+      netnsPath: netnsPath(this.#o.sourceNetns),
+      ports,
+      dir: this.#o.checkpointDir,
+    });
+    return "; segment tap ready";
+  }
+
+  /** Ends the tap without handing anything over (a failed dump, a rollback). */
+  #dropTap(): void {
+    this.#tap?.close();
+    this.#tap = undefined;
   }
 
   /** Where the API service listens: in the migration's private directory. */
@@ -376,6 +411,9 @@ export class ContainerDriver implements MigrationDriver {
     await Deno.mkdir(this.#o.checkpointDir, { recursive: true });
     await Deno.remove(this.sourceArchive).catch(() => {});
     if (this.#o.criuConfig) await writeCriuConfig(this.#o.criuConfig);
+    // From now on: CRIU's lock follows the freeze within milliseconds. Earlier segments are
+    // duplicates the restored socket drops.
+    this.#tap?.record();
     try {
       // The configuration's hook freezes the container at CRIU's pre-dump point and lets
       // requests in flight arrive before CRIU locks the connections (lib/podman/criu_config.ts);
@@ -426,6 +464,7 @@ export class ContainerDriver implements MigrationDriver {
       if (this.#prepared) await this.#shell.run(removeArgv(this.restoredName), { check: false });
       this.#prepared = undefined;
       this.#stopService();
+      this.#dropTap();
       throw err;
     }
     if (this.#prepared) return "images written (post-dump)";
@@ -698,6 +737,7 @@ export class ContainerDriver implements MigrationDriver {
     const pid = this.#stoppedPid;
     this.#stoppedPid = undefined;
     const resumed = pid !== undefined && signalProcess(pid, "SIGCONT");
+    await this.#handOver();
     if (pid !== undefined && !this.#renaming) {
       // Not awaited: the window is over, and cleanupSource waits for it. Kept from rejecting so
       // a run that ends without cleanupSource (the switch update failed) cannot crash on it.
@@ -708,6 +748,26 @@ export class ContainerDriver implements MigrationDriver {
     }
     if (this.#o.criuConfig) await writeCriuConfig(this.#o.criuConfig);
     return resumed;
+  }
+
+  /** Hands the segments the tap kept to the restored server (best effort), once. */
+  async #handOver(): Promise<void> {
+    const tap = this.#tap;
+    this.#tap = undefined;
+    if (!tap || !this.#o.targetNetns) return;
+    try {
+      const n = await tap.replay({
+        netnsPath: netnsPath(this.#o.targetNetns),
+        from: this.#o.fromIp,
+        to: this.#o.toIp,
+      });
+      this.#replayed = `; ${n} held segment(s) replayed`;
+    } catch (err) {
+      // A segment not handed over is one its client retransmits, as without the tap.
+      this.#replayed = `; segments not replayed: ${err instanceof Error ? err.message : err}`;
+    } finally {
+      tap.close();
+    }
   }
 
   /**
@@ -739,6 +799,7 @@ export class ContainerDriver implements MigrationDriver {
   async restoreOnSource(): Promise<string> {
     // A restore that failed half-way may have left a stopped server behind; it goes with rm.
     this.#stoppedPid = undefined;
+    this.#dropTap();
     await this.#abortGatedRestore();
     await this.#checkpointing?.catch(() => {});
     await this.#importing?.catch(() => {});
@@ -773,7 +834,9 @@ export class ContainerDriver implements MigrationDriver {
     const lock = removed.length
       ? `removed CRIU's lock: ${removed.length === 1 ? removed[0] : `${removed.length} rules`}`
       : "no lock left";
-    return `${renamed}; ${lock}`;
+    const replayed = this.#replayed;
+    this.#replayed = "";
+    return `${renamed}; ${lock}${replayed}`;
   }
 
   /**

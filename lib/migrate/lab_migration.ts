@@ -266,6 +266,7 @@ export async function migrateWorkload(
       toIp: to.ip,
       checkpointDir,
       criuConfig: placement.criuConfig,
+      ports: lab.loadBalancer ? [lab.loadBalancer.servicePort] : [],
     });
   }
   const switchUpdate = options.switchUpdate ?? await controllerSwitchUpdate(lab);

@@ -140,6 +140,8 @@ capTest({
       assert.ok(report.downtime?.countsContinuous);
       const cleanup = report.phases.find((p) => p.phase === "cleanup");
       assert.ok(cleanup?.ok, cleanup?.error ?? "");
+      // The segment tap ran: whatever CRIU's lock refused went to the restored server.
+      assert.match(cleanup?.note ?? "", /\d+ held segment\(s\) replayed/);
     } finally {
       await labDown(lab, { progress: silentProgress });
       await Deno.remove(runRoot, { recursive: true }).catch(() => {});
