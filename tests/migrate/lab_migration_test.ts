@@ -106,7 +106,13 @@ capTest({
         const report = await migrateWorkload(lab, { workload: "server", to, settleMs: 2000 });
         assert.equal(report.outcome, "migrated", report.error ?? "");
         const d = report.downtime!;
-        assert.equal(d.anyBroken, false, `broken: ${d.brokenConnections.join(",")}`);
+        const events = d.connections.flatMap((c) => c.event ? [c.event] : []).slice(0, 3);
+        assert.equal(
+          d.anyBroken,
+          false,
+          `broken: ${d.brokenConnections.join(",")}; ${JSON.stringify(events)}; ` +
+            JSON.stringify(report.phases.map((p) => [p.phase, Math.round(p.ms), p.note])),
+        );
         const cleanup = report.phases.find((p) => p.phase === "cleanup")?.note ?? "";
         const replayed = Number(/(\d+) held segment\(s\) replayed/.exec(cleanup)?.[1] ?? 0);
         assert.ok(replayed > 0, `segments handed over: ${cleanup}`);

@@ -238,7 +238,9 @@ capTest({
       assert.match(first.phases.at(-1)?.note ?? "", /^removed nft table/);
       assert.notEqual(processStat(there.pid)?.state, "T", "running again");
       await assertInNetns(there.pid, target.netns);
-      assert.equal(there.restored?.pidWasBusy, false, "the dumped pid was already reaped");
+      // The dumped process's waiting parent reaps it at once; on a loaded machine the restore may
+      // still find its pid a zombie for a few ms, never for long.
+      assert.ok((there.restored?.pidWaitMs ?? 0) < 1000, "the dumped pid was reaped promptly");
       // criu stays the restored process's parent, to reap it when the next dump kills it.
       const firstCriu = there.restored!.criuPid;
       assert.equal(processStat(there.pid)?.ppid, firstCriu);
