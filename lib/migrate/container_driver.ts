@@ -83,6 +83,7 @@ import {
   writeCriuConfig,
 } from "../podman/criu_config.ts";
 import { editTarMember, listTar } from "../podman/tar.ts";
+import { podCgroup, restoredCgroupRoot, unifiedCgroups } from "../podman/cgroup_root.ts";
 import {
   apiRequest,
   holdService,
@@ -103,7 +104,7 @@ import {
   spawnDetached,
 } from "../shell.ts";
 import { archiveFileComplete } from "./recovery_probes.ts";
-import { SegmentTap } from "../net/segment_tap.ts";
+import { handOverNote, SegmentTap } from "../net/segment_tap.ts";
 import type { MigrationDriver } from "./run.ts";
 
 export interface ContainerDriverOptions {
@@ -142,6 +143,8 @@ export class ContainerDriver implements MigrationDriver {
   #stoppedPid?: number;
   /** Pod ids by name, looked up before the freeze. */
   readonly #podIds = new Map<string, string>();
+  /** The id transfer() gave the container imported from the archive. */
+  #importedId?: string;
   /** Removing the source and renaming the restored container, once started by resume(). */
   #renaming?: Promise<string>;
   /** Podman's import still finishing after CRIU restored the server (see restore()). */
@@ -185,6 +188,19 @@ export class ContainerDriver implements MigrationDriver {
       this.#podIds.set(pod, id);
     }
     return id;
+  }
+
+  /**
+   * The restored container's cgroup for CRIU's `cgroup-root`, on a pure cgroup v2 machine only:
+   * there runc 1.1 does not get it across, and CRIU would put the server back under the source
+   * pod's cgroup, failing the next checkpoint (lib/podman/cgroup_root.ts).
+   */
+  async #cgroupRoot(): Promise<string | undefined> {
+    const id = this.#prepared?.target.id ?? this.#importedId;
+    if (!id || !unifiedCgroups()) return undefined;
+    // A stat or two and the pod id looked up before the freeze: this runs inside the window.
+    const pod = podCgroup(await this.#podId(this.#o.targetPod));
+    return pod && restoredCgroupRoot(pod, id);
   }
 
   /**
@@ -516,6 +532,7 @@ export class ContainerDriver implements MigrationDriver {
     if (this.#prepared) return await this.#transferPrepared(this.#prepared);
     const archive = await Deno.readFile(this.sourceArchive);
     const id = newContainerId();
+    this.#importedId = id;
     const edited = editTarMember(archive, CONFIG_DUMP, (bytes) =>
       new TextEncoder().encode(
         renameConfigDump(new TextDecoder().decode(bytes), this.restoredName, id),
@@ -613,7 +630,7 @@ export class ContainerDriver implements MigrationDriver {
     const podId = await this.#podId(this.#o.targetPod);
     const config = this.#o.criuConfig;
     if (config) {
-      await writeCriuConfig(config, { leaveStopped: true });
+      await writeCriuConfig(config, { leaveStopped: true, cgroupRoot: await this.#cgroupRoot() });
       await Deno.remove(restoredPidPath(config)).catch(() => {});
     }
     const argv = this.#prepared
@@ -761,7 +778,7 @@ export class ContainerDriver implements MigrationDriver {
         from: this.#o.fromIp,
         to: this.#o.toIp,
       });
-      this.#replayed = `; ${n} held segment(s) replayed`;
+      this.#replayed = `; ${handOverNote(n)}`;
     } catch (err) {
       // A segment not handed over is one its client retransmits, as without the tap.
       this.#replayed = `; segments not replayed: ${err instanceof Error ? err.message : err}`;

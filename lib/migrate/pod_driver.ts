@@ -33,7 +33,7 @@ import {
 import { readAllocations, releaseReservation, reserveSlot } from "../kubernetes/cni/state.ts";
 import { WORKLOAD_LABEL } from "../kubernetes/workloads.ts";
 import { defaultShell, type Shell } from "../shell.ts";
-import { SegmentTap } from "../net/segment_tap.ts";
+import { handOverNote, SegmentTap } from "../net/segment_tap.ts";
 import { deleteNftTable } from "../net/nft_table.ts";
 import type { MigrationDriver } from "./run.ts";
 
@@ -298,7 +298,7 @@ export class PodDriver implements MigrationDriver {
         from: this.#o.from.ip,
         to: this.#o.to.ip,
       });
-      this.#replayed = `; ${n} held segment(s) replayed`;
+      this.#replayed = `; ${handOverNote(n)}`;
     } catch (err) {
       // Best effort: a segment not replayed is one its client retransmits.
       this.#replayed = `; segments not replayed: ${err instanceof Error ? err.message : err}`;

@@ -52,7 +52,7 @@ import { CommandError } from "../errors.ts";
 import { ensureKerndatCache } from "../criu/kerndat_cache.ts";
 import { icmpUnlimitedArgv } from "../net/icmp_unlimited.ts";
 import { type TcpSocket, tcpSocketsOf } from "../net/proc_tcp.ts";
-import { SegmentTap } from "../net/segment_tap.ts";
+import { type HandOver, handOverNote, SegmentTap } from "../net/segment_tap.ts";
 import { removeCriuLocks } from "./recovery_probes.ts";
 import type { MigrationDriver } from "./run.ts";
 
@@ -558,7 +558,7 @@ export class ProcessDriver implements MigrationDriver {
   }
 
   /** What the replay did (a count, or why it did not), for the cleanup's note. */
-  private replayed?: number | string;
+  private replayed?: HandOver | string;
 
   /**
    * Takes over a process that an interrupted run of this migration restored (a recovery, see
@@ -601,9 +601,7 @@ export class ProcessDriver implements MigrationDriver {
     this.replayed = undefined;
     const note = replayed === undefined
       ? lock
-      : `${lock}; ${
-        typeof replayed === "number" ? `${replayed} held segment(s) replayed` : replayed
-      }`;
+      : `${lock}; ${typeof replayed === "string" ? replayed : handOverNote(replayed)}`;
     return resumed ? `resumed pid ${this.pid}; ${note}` : note;
   }
 

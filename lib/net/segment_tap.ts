@@ -98,6 +98,17 @@ export function retargetSegments(
   return out;
 }
 
+/** What a hand-over did: segments the tap kept, and those sent to the target. */
+export interface HandOver {
+  held: number;
+  sent: number;
+}
+
+/** A migration report's words for a hand-over (pure). */
+export function handOverNote(h: HandOver): string {
+  return `${h.sent} of ${h.held} held segment(s) replayed`;
+}
+
 /** Where a tap keeps its files. */
 export interface SegmentTapFiles {
   ready: string;
@@ -215,15 +226,17 @@ export class SegmentTap {
 
   /**
    * Stops the tap and sends what it kept for `from` to `to` inside the target's namespace (at
-   * `netnsPath`). Returns how many segments went.
+   * `netnsPath`). Returns how many it kept and how many went.
    */
-  async replay(options: { netnsPath: string; from: string; to: string }): Promise<number> {
-    const segments = retargetSegments(await this.collect(), options.from, options.to);
-    if (!segments.length) return 0;
-    const file = `${this.files.out}.target`;
-    await Deno.writeFile(file, encodeSegmentFile(segments), { mode: 0o600 });
-    await this.shell.run(inNetnsPath(options.netnsPath, [this.binary, "inject", file]));
-    return segments.length;
+  async replay(options: { netnsPath: string; from: string; to: string }): Promise<HandOver> {
+    const held = await this.collect();
+    const segments = retargetSegments(held, options.from, options.to);
+    if (segments.length) {
+      const file = `${this.files.out}.target`;
+      await Deno.writeFile(file, encodeSegmentFile(segments), { mode: 0o600 });
+      await this.shell.run(inNetnsPath(options.netnsPath, [this.binary, "inject", file]));
+    }
+    return { held: held.length, sent: segments.length };
   }
 
   /** Ends the tap if it still runs; idempotent. */
