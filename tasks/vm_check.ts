@@ -100,6 +100,11 @@ Environment:
     } else if (results.some((r) => r.id === "test" && r.status !== "skipped")) {
       console.log("In the VM: the test run printed no summary (see its log)");
     }
+    if (results.find((r) => r.id === "test")?.code === 255) {
+      console.log(
+        `The VM stopped answering ssh for 5 min; its kernel's last words: ${settings.logDir}/console.log`,
+      );
+    }
     if (settings.keep) {
       console.log(`The VM is left running; remove it with: ${destroyHint(settings)}`);
     }

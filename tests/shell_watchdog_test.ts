@@ -50,12 +50,14 @@ Deno.test("commandProgram looks through nsenter, env, setsid, ip netns exec and 
 });
 
 Deno.test("the bound: per call, else P4CF_COMMAND_TIMEOUT_S, else per program", () => {
-  assert.equal(commandTimeoutMs(["podman", "ps"], undefined, undefined), 120_000);
+  // "" is the setting unset ("undefined" would read this run's own P4CF_COMMAND_TIMEOUT_S,
+  // which vm-check sets inside the VM).
+  assert.equal(commandTimeoutMs(["podman", "ps"], undefined, ""), 120_000);
   assert.equal(
     commandTimeoutMs(["nsenter", "--net=/x", "--", "criu", "dump"], undefined, ""),
     120_000,
   );
-  assert.equal(commandTimeoutMs(["ip", "link"], undefined, undefined), 300_000);
+  assert.equal(commandTimeoutMs(["ip", "link"], undefined, ""), 300_000);
   assert.equal(commandTimeoutMs(["podman", "ps"], 1000, "5"), 1000);
   assert.equal(commandTimeoutMs(["podman", "ps"], 0, "5"), undefined);
   assert.equal(commandTimeoutMs(["podman", "ps"], undefined, "5"), 5000);

@@ -183,6 +183,12 @@ export function rigStandIn(plan: RigPlan, active: RigRole): StandInConfig {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/**
+ * How long the rig's client waits for an answer before it declares the connection broken, ms.
+ * A connection that is really lost still fails waitForAnswers at its own deadline.
+ */
+export const RIG_CLIENT_TIMEOUT_MS = 120_000;
+
 /** A live rig: owns its namespaces, processes and temporary directory until {@link dispose}. */
 export class MigrationRig {
   private readonly pids = new Set<number>();
@@ -273,6 +279,10 @@ export class MigrationRig {
         String(conns),
         "-i",
         String(intervalMs),
+        // Not the client's 20 s: a rolled-back migration (a failed restore, then one on the
+        // source) holds the server frozen longer than that in an emulated VM (~22 s measured).
+        "-t",
+        String(RIG_CLIENT_TIMEOUT_MS),
         "-o",
         this.clientLog,
       ],

@@ -65,6 +65,13 @@ export interface VmFacts {
 
 const MIN = 60_000;
 
+/**
+ * ssh options of the test run: a VM that stops answering for 5 minutes ends the step (ssh exits
+ * 255) instead of holding it for the run's whole bound, since an idle ssh never notices; the
+ * console log then says what the guest's kernel last did.
+ */
+export const SSH_KEEPALIVE = ["-o", "ServerAliveInterval=30", "-o", "ServerAliveCountMax=10"];
+
 /** The environment every `vagrant` command of the check runs with (see the Vagrantfile). */
 export function vagrantEnv(s: VmCheckSettings): Record<string, string> {
   return {
@@ -76,6 +83,8 @@ export function vagrantEnv(s: VmCheckSettings): Record<string, string> {
     P4CF_VAGRANT_MEMORY: String(s.memoryMb),
     P4CF_LIBVIRT_DRIVER: s.driver,
     P4CF_LIBVIRT_PREFIX: DOMAIN_PREFIX,
+    // The guest kernel's messages, for a VM that stops answering (read with the other logs).
+    P4CF_LIBVIRT_CONSOLE_LOG: `${s.logDir}/console.log`,
   };
 }
 
@@ -176,7 +185,7 @@ export function planVmCheck(s: VmCheckSettings, facts: VmFacts): VmStep[] {
   vagrant(
     "test",
     "the tests inside the VM (deno task test)",
-    ["ssh", "-c", testCommand(s)],
+    ["ssh", "-c", testCommand(s), "--", ...SSH_KEEPALIVE],
     (s.testTimeoutS + 10 * 60) * 1000,
     "continue",
   );

@@ -56,6 +56,8 @@ Deno.test("a fresh machine: daemons, box build and add, up, provision, test, des
   assert.equal(up.env.P4CF_VAGRANT_BOX, "p4cf/debian12");
   assert.equal(up.env.P4CF_LIBVIRT_DRIVER, "qemu");
   assert.equal(up.env.P4CF_VAGRANT_CPUS, "2");
+  // The guest kernel's console goes beside the steps' logs.
+  assert.equal(up.env.P4CF_LIBVIRT_CONSOLE_LOG, "/cache/logs/1970-01-01T00-00-00/console.log");
   assert.equal(up.onFailure, "stop");
   // Provisioning reports unreachable sources and goes on: the tests still run.
   assert.equal(steps.find((s) => s.id === "provision")!.onFailure, "continue");
@@ -116,6 +118,14 @@ Deno.test("the test command: the README's, with sudo and bounds raised for an em
   );
   const test = planVmCheck(s, FACTS).find((x) => x.id === "test")!;
   assert.deepEqual(test.argv.slice(0, 3), ["vagrant", "ssh", "-c"]);
+  // A VM that stops answering ends the step within minutes, not at the run's bound.
+  assert.deepEqual(test.argv.slice(4), [
+    "--",
+    "-o",
+    "ServerAliveInterval=30",
+    "-o",
+    "ServerAliveCountMax=10",
+  ]);
   // Its bound leaves the run its own bound and a margin.
   assert.equal(test.timeoutMs, (600 + 600) * 1000);
 });
