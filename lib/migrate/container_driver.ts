@@ -104,7 +104,7 @@ import {
   spawnDetached,
 } from "../shell.ts";
 import { archiveFileComplete } from "./recovery_probes.ts";
-import { handOverNote, SegmentTap } from "../net/segment_tap.ts";
+import { SegmentTap } from "../net/segment_tap.ts";
 import type { MigrationDriver } from "./run.ts";
 
 export interface ContainerDriverOptions {
@@ -163,8 +163,6 @@ export class ContainerDriver implements MigrationDriver {
   #gatedRestore?: Promise<RunResult | "unreachable">;
   /** Holds the segments the lock refuses, for the restored server (see `ports`). */
   #tap?: SegmentTap;
-  /** What the hand-over did, for the cleanup's note. */
-  #replayed = "";
 
   constructor(options: ContainerDriverOptions) {
     this.#o = options;
@@ -767,24 +765,18 @@ export class ContainerDriver implements MigrationDriver {
     return resumed;
   }
 
-  /** Hands the segments the tap kept to the restored server (best effort), once. */
+  /** Where the tap's segments go. */
+  get #replayTarget() {
+    return {
+      netnsPath: netnsPath(this.#o.targetNetns ?? ""),
+      from: this.#o.fromIp,
+      to: this.#o.toIp,
+    };
+  }
+
+  /** Hands the segments the tap kept so far to the restored server (best effort). */
   async #handOver(): Promise<void> {
-    const tap = this.#tap;
-    this.#tap = undefined;
-    if (!tap || !this.#o.targetNetns) return;
-    try {
-      const n = await tap.replay({
-        netnsPath: netnsPath(this.#o.targetNetns),
-        from: this.#o.fromIp,
-        to: this.#o.toIp,
-      });
-      this.#replayed = `; ${handOverNote(n)}`;
-    } catch (err) {
-      // A segment not handed over is one its client retransmits, as without the tap.
-      this.#replayed = `; segments not replayed: ${err instanceof Error ? err.message : err}`;
-    } finally {
-      tap.close();
-    }
+    if (this.#o.targetNetns) await this.#tap?.replay(this.#replayTarget);
   }
 
   /**
@@ -846,14 +838,16 @@ export class ContainerDriver implements MigrationDriver {
     await this.#importing;
     const renamed = await (this.#renaming ?? this.#takeNameBack());
     this.#renaming = undefined;
+    // Before the lock goes: what reaches the source after it would be reset by its kernel.
+    const tap = this.#tap;
+    this.#tap = undefined;
+    const replayed = await tap?.finish(this.#replayTarget);
     // CRIU's connection lock stays in the source pod's namespace after the dump.
     const removed = await this.#releaseLock(this.#o.sourceNetns);
     const lock = removed.length
       ? `removed CRIU's lock: ${removed.length === 1 ? removed[0] : `${removed.length} rules`}`
       : "no lock left";
-    const replayed = this.#replayed;
-    this.#replayed = "";
-    return `${renamed}; ${lock}${replayed}`;
+    return `${renamed}; ${lock}${replayed ? `; ${replayed}` : ""}`;
   }
 
   /**

@@ -33,7 +33,7 @@ import {
 import { readAllocations, releaseReservation, reserveSlot } from "../kubernetes/cni/state.ts";
 import { WORKLOAD_LABEL } from "../kubernetes/workloads.ts";
 import { defaultShell, type Shell } from "../shell.ts";
-import { handOverNote, SegmentTap } from "../net/segment_tap.ts";
+import { SegmentTap } from "../net/segment_tap.ts";
 import { deleteNftTable } from "../net/nft_table.ts";
 import type { MigrationDriver } from "./run.ts";
 
@@ -135,8 +135,6 @@ export class PodDriver implements MigrationDriver {
   #created = false;
   /** Holds the segments the silence refuses, for the restored pod (see `ports`). */
   #tap?: SegmentTap;
-  /** What the hand-over did, for the cleanup's note. */
-  #replayed = "";
   readonly newPod: string;
 
   constructor(options: PodDriverOptions) {
@@ -284,27 +282,19 @@ export class PodDriver implements MigrationDriver {
    * which then answers them at once instead of after its clients' retransmission timers.
    */
   async resume(): Promise<void> {
-    const tap = this.#tap;
-    this.#tap = undefined;
-    if (!tap) return;
-    try {
-      if (!this.#created) return;
-      const held = Object.values(await readAllocations(this.#o.runDir)).find((a) =>
-        a.pod === this.newPod
-      );
-      if (!held) throw new Error(`${this.newPod} holds no slot`);
-      const n = await tap.replay({
-        netnsPath: held.netns,
-        from: this.#o.from.ip,
-        to: this.#o.to.ip,
-      });
-      this.#replayed = `; ${handOverNote(n)}`;
-    } catch (err) {
-      // Best effort: a segment not replayed is one its client retransmits.
-      this.#replayed = `; segments not replayed: ${err instanceof Error ? err.message : err}`;
-    } finally {
-      tap.close();
-    }
+    if (!this.#tap || !this.#created) return;
+    const target = await this.#replayTarget().catch(() => undefined);
+    // Without the new pod's namespace nothing can be handed over; finish() says so.
+    if (target) await this.#tap.replay(target);
+  }
+
+  /** Where the tap's segments go: the restored pod's namespace. */
+  async #replayTarget() {
+    const held = Object.values(await readAllocations(this.#o.runDir)).find((a) =>
+      a.pod === this.newPod
+    );
+    if (!held) throw new Error(`${this.newPod} holds no slot`);
+    return { netnsPath: held.netns, from: this.#o.from.ip, to: this.#o.to.ip };
   }
 
   #dropTap(): void {
@@ -333,6 +323,15 @@ export class PodDriver implements MigrationDriver {
   }
 
   async cleanupSource(): Promise<string> {
+    // Before the source pod goes: what reaches it meanwhile would be reset by its kernel.
+    const tap = this.#tap;
+    this.#tap = undefined;
+    let replayed: string | undefined;
+    if (tap) {
+      const target = await this.#replayTarget().catch(() => undefined);
+      if (target) replayed = await tap.finish(target);
+      else tap.close();
+    }
     const api = this.#o.api;
     // A recovery that found the source gone still knows the label: it is the workload's name.
     const label = this.#source?.metadata.labels?.[WORKLOAD_LABEL] ?? this.#o.container;
@@ -357,6 +356,6 @@ export class PodDriver implements MigrationDriver {
       if (!freed) await sleep(50);
     }
     return `${this.#o.pod} deleted${freed ? ", its slot free" : " (its slot not yet free)"}, ` +
-      `${this.newPod} ${label ? "adopted" : "kept"}${this.#replayed}`;
+      `${this.newPod} ${label ? "adopted" : "kept"}${replayed ? `; ${replayed}` : ""}`;
   }
 }

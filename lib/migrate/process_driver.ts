@@ -52,7 +52,7 @@ import { CommandError } from "../errors.ts";
 import { ensureKerndatCache } from "../criu/kerndat_cache.ts";
 import { icmpUnlimitedArgv } from "../net/icmp_unlimited.ts";
 import { type TcpSocket, tcpSocketsOf } from "../net/proc_tcp.ts";
-import { type HandOver, handOverNote, SegmentTap } from "../net/segment_tap.ts";
+import { SegmentTap } from "../net/segment_tap.ts";
 import { removeCriuLocks } from "./recovery_probes.ts";
 import type { MigrationDriver } from "./run.ts";
 
@@ -543,22 +543,24 @@ export class ProcessDriver implements MigrationDriver {
     this.stoppedPids = [];
     // A process of the tree may have exited meanwhile: nothing to resume there.
     for (const pid of pids) signalProcess(pid, "SIGCONT");
-    const tap = this.tap;
-    this.tap = undefined;
-    if (tap && this.location === "target") {
-      // Best effort: a segment not replayed is one its client retransmits, as without the tap.
-      this.replayed = await tap.replay({
-        netnsPath: netnsPath(this.options.targetNetns),
-        from: this.options.fromIp,
-        to: this.options.toIp,
-      }).catch((err) => `segments not replayed: ${err instanceof Error ? err.message : err}`);
-    }
-    tap?.close();
+    if (this.location === "target") await this.tap?.replay(this.replayTarget);
     return pids.length > 0;
   }
 
-  /** What the replay did (a count, or why it did not), for the cleanup's note. */
-  private replayed?: HandOver | string;
+  private get replayTarget() {
+    return {
+      netnsPath: netnsPath(this.options.targetNetns),
+      from: this.options.fromIp,
+      to: this.options.toIp,
+    };
+  }
+
+  /** The late segments (still queued in the switch at its update), then the tap ends; a note. */
+  private async lastHandOver(): Promise<string | undefined> {
+    const tap = this.tap;
+    this.tap = undefined;
+    return await tap?.finish(this.replayTarget);
+  }
 
   /**
    * Takes over a process that an interrupted run of this migration restored (a recovery, see
@@ -591,17 +593,15 @@ export class ProcessDriver implements MigrationDriver {
   /** Resumes a process restored stopped, then removes CRIU's lock from the source. */
   async cleanupSource(): Promise<string> {
     const resumed = await this.resume();
+    // Before the lock goes: what reaches the source after it would be reset by its kernel.
+    const replayed = await this.lastHandOver();
     const removed = await releaseSourceLock({
       shell: this.options.shell,
       netns: this.options.sourceNetns,
       imagesDir: this.plan.imagesDir,
     });
     const lock = removed.length ? `removed ${removed.join(", ")}` : "no lock left";
-    const replayed = this.replayed;
-    this.replayed = undefined;
-    const note = replayed === undefined
-      ? lock
-      : `${lock}; ${typeof replayed === "string" ? replayed : handOverNote(replayed)}`;
+    const note = replayed === undefined ? lock : `${lock}; ${replayed}`;
     return resumed ? `resumed pid ${this.pid}; ${note}` : note;
   }
 

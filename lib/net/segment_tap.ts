@@ -98,15 +98,30 @@ export function retargetSegments(
   return out;
 }
 
+/** Where kept segments go: the target's namespace, and the server's old and new address. */
+export interface ReplayOptions {
+  netnsPath: string;
+  from: string;
+  to: string;
+}
+
+/**
+ * How long a tap keeps listening after the first replay: about what BMv2 takes to drain a full
+ * 1,024-packet queue toward the old host on a loaded 2-core machine.
+ */
+export const TAP_LINGER_MS = 300;
+
 /** What a hand-over did: segments the tap kept, and those sent to the target. */
 export interface HandOver {
   held: number;
   sent: number;
 }
 
-/** A migration report's words for a hand-over (pure). */
-export function handOverNote(h: HandOver): string {
-  return `${h.sent} of ${h.held} held segment(s) replayed`;
+/** A migration report's words for one or more hand-overs (pure). */
+export function handOverNote(...handOvers: HandOver[]): string {
+  const sent = handOvers.reduce((n, h) => n + h.sent, 0);
+  const held = handOvers.reduce((n, h) => n + h.held, 0);
+  return `${sent} of ${held} held segment(s) replayed`;
 }
 
 /** Where a tap keeps its files. */
@@ -211,9 +226,12 @@ export class SegmentTap {
     signalProcess(this.pid, "SIGUSR1");
   }
 
-  /** Stops the tap and returns the segments it kept. */
-  async collect(timeoutMs = 2000): Promise<Uint8Array[]> {
-    signalProcess(this.pid, "SIGTERM");
+  /**
+   * The segments kept so far (the tap goes on keeping), or with `last` all the rest, after which
+   * it ends.
+   */
+  async collect(last: boolean, timeoutMs = 2000): Promise<Uint8Array[]> {
+    signalProcess(this.pid, last ? "SIGTERM" : "SIGUSR2");
     const deadline = Date.now() + timeoutMs;
     while (!(await exists(this.files.out))) {
       if (Date.now() > deadline || !pidAlive(this.pid) && !(await exists(this.files.out))) {
@@ -221,15 +239,60 @@ export class SegmentTap {
       }
       await sleep(1);
     }
-    return parseSegmentFile(await Deno.readFile(this.files.out));
+    const bytes = await Deno.readFile(this.files.out);
+    await Deno.remove(this.files.out);
+    return parseSegmentFile(bytes);
   }
 
   /**
-   * Stops the tap and sends what it kept for `from` to `to` inside the target's namespace (at
-   * `netnsPath`). Returns how many it kept and how many went.
+   * Sends what the tap kept for `from` to `to` inside the target's namespace (at `netnsPath`).
+   * Call it right after the switch update, then {@link finish} once the switch's queues have
+   * drained: segments queued in the switch for the old host before the update still arrive
+   * there for a while (with a thousand connections, for hundreds of milliseconds). Best effort,
+   * never throws: a segment not handed over is one its client retransmits, as without a tap; a
+   * failure ends the tap and {@link finish} reports it.
    */
-  async replay(options: { netnsPath: string; from: string; to: string }): Promise<HandOver> {
-    const held = await this.collect();
+  async replay(options: ReplayOptions): Promise<void> {
+    if (this.failure || this.ended) return;
+    this.firstReplayAt ??= Date.now();
+    try {
+      this.handOvers.push(await this.send(await this.collect(false), options));
+    } catch (err) {
+      this.fail(err);
+    }
+  }
+
+  /**
+   * Waits until {@link TAP_LINGER_MS} after the first replay, sends what arrived since, ends the
+   * tap, and says what all the replays did (for a migration's report). Without a replay before,
+   * it only ends the tap. Never throws.
+   */
+  async finish(options: ReplayOptions): Promise<string | undefined> {
+    if (!this.failure && !this.ended && this.firstReplayAt !== undefined) {
+      const wait = this.firstReplayAt + TAP_LINGER_MS - Date.now();
+      if (wait > 0) await sleep(wait);
+      try {
+        this.handOvers.push(await this.send(await this.collect(true), options));
+      } catch (err) {
+        this.fail(err);
+      }
+    }
+    this.close();
+    if (this.failure) return this.failure;
+    return this.handOvers.length ? handOverNote(...this.handOvers) : undefined;
+  }
+
+  private firstReplayAt?: number;
+  private handOvers: HandOver[] = [];
+  private failure?: string;
+  private ended = false;
+
+  private fail(err: unknown): void {
+    this.failure = `segments not replayed: ${err instanceof Error ? err.message : err}`;
+    this.close();
+  }
+
+  private async send(held: Uint8Array[], options: ReplayOptions): Promise<HandOver> {
     const segments = retargetSegments(held, options.from, options.to);
     if (segments.length) {
       const file = `${this.files.out}.target`;
@@ -241,6 +304,7 @@ export class SegmentTap {
 
   /** Ends the tap if it still runs; idempotent. */
   close(): void {
+    this.ended = true;
     if (pidAlive(this.pid)) signalProcess(this.pid, "SIGKILL");
   }
 }

@@ -10,8 +10,9 @@
  * `capture` (in the source namespace) reads every IPv4 TCP segment arriving for one of PORTS
  * (comma-separated) with data or a FIN, through a packet socket: it sees them before netfilter,
  * so also those the lock refuses. It touches READY_FILE once the socket is bound, keeps segments
- * only after SIGUSR1, and on SIGTERM (or after TIMEOUT_MS) writes them to OUT_FILE (each as a
- * 4-byte big-endian length and the IP packet; through a temporary file and a rename) and exits.
+ * only after SIGUSR1. On SIGUSR2 it writes what it kept to OUT_FILE (each segment as a 4-byte
+ * big-endian length and the IP packet; through a temporary file and a rename), forgets it and
+ * goes on; on SIGTERM (or after TIMEOUT_MS) it writes the rest the same way and exits.
  * It also ends, writing nothing, as soon as OWNER_PID (the migration) is gone: a migration killed
  * half-way leaves no tap behind.
  * `inject` (in the target namespace) sends each packet of FILE, as it is, through a raw socket.
@@ -41,8 +42,9 @@ export const SEGMENT_TAP_C = `/* p4cf-segment-tap (P4ContainerFlow, lib/net/segm
 #define MAX_PORTS 64
 #define MAX_BYTES (64u << 20)
 
-static volatile sig_atomic_t recording, finishing;
+static volatile sig_atomic_t recording, flushing, finishing;
 static void on_usr1(int s) { (void)s; recording = 1; }
+static void on_usr2(int s) { (void)s; flushing = 1; }
 static void on_term(int s) { (void)s; finishing = 1; }
 
 static long long now_ms(void) {
@@ -56,9 +58,59 @@ static int die(const char *what) {
   return 1;
 }
 
+static uint16_t ports[MAX_PORTS];
+static int nports;
+static unsigned char *store;
+static size_t used;
+
+/* Keeps one packet read from the socket if it is a segment for our ports with data or a FIN. */
+static void keep(const unsigned char *buf, ssize_t n, const struct sockaddr_ll *from) {
+  if (n < (ssize_t)sizeof(struct iphdr) || !recording || from->sll_pkttype != PACKET_HOST) return;
+  const struct iphdr *ip = (const struct iphdr *)buf;
+  size_t ihl = (size_t)ip->ihl * 4, total = ntohs(ip->tot_len);
+  if (ip->version != 4 || ip->protocol != IPPROTO_TCP || total > (size_t)n) return;
+  if (ihl + sizeof(struct tcphdr) > total) return;
+  const struct tcphdr *tcp = (const struct tcphdr *)(buf + ihl);
+  size_t data = total - ihl - (size_t)tcp->doff * 4;
+  if (data == 0 && !tcp->fin) return;
+  int ours = 0;
+  for (int i = 0; i < nports; i++) ours |= ntohs(tcp->dest) == ports[i];
+  if (!ours || used + 4 + total > MAX_BYTES) return;
+  uint32_t len = htonl((uint32_t)total);
+  memcpy(store + used, &len, 4);
+  memcpy(store + used + 4, buf, total);
+  used += 4 + total;
+}
+
+/* Reads what the socket holds now, without waiting. */
+static void drain(int sk, unsigned char *buf, size_t size) {
+  for (;;) {
+    struct sockaddr_ll from;
+    socklen_t fromlen = sizeof from;
+    ssize_t n = recvfrom(sk, buf, size, MSG_DONTWAIT, (struct sockaddr *)&from, &fromlen);
+    if (n < 0) return;
+    keep(buf, n, &from);
+  }
+}
+
+/* Writes the kept segments to out (a temporary file, then a rename) and forgets them. */
+static int write_out(const char *out) {
+  char tmp[4096];
+  snprintf(tmp, sizeof tmp, "%s.tmp", out);
+  int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) return die("output file");
+  for (size_t off = 0; off < used;) {
+    ssize_t w = write(fd, store + off, used - off);
+    if (w < 0) return die("write");
+    off += (size_t)w;
+  }
+  close(fd);
+  if (rename(tmp, out) < 0) return die("rename");
+  used = 0;
+  return 0;
+}
+
 static int capture(char **argv) {
-  uint16_t ports[MAX_PORTS];
-  int nports = 0;
   for (char *p = strtok(argv[0], ","); p && nports < MAX_PORTS; p = strtok(NULL, ",")) {
     ports[nports++] = (uint16_t)atoi(p);
   }
@@ -68,55 +120,42 @@ static int capture(char **argv) {
   struct sigaction sa = { 0 };
   sa.sa_handler = on_usr1;
   sigaction(SIGUSR1, &sa, NULL);
+  sa.sa_handler = on_usr2;
+  sigaction(SIGUSR2, &sa, NULL);
   sa.sa_handler = on_term;
   sigaction(SIGTERM, &sa, NULL);
   sigaction(SIGINT, &sa, NULL);
+  /* Signals arrive only inside ppoll: a flag is never set between its check and the wait. */
+  sigset_t blocked, waiting;
+  sigemptyset(&blocked);
+  sigaddset(&blocked, SIGUSR1);
+  sigaddset(&blocked, SIGUSR2);
+  sigaddset(&blocked, SIGTERM);
+  sigaddset(&blocked, SIGINT);
+  sigprocmask(SIG_BLOCK, &blocked, &waiting);
   int sk = socket(AF_PACKET, SOCK_DGRAM | SOCK_CLOEXEC, htons(ETH_P_IP));
   if (sk < 0) return die("packet socket");
   int rcvbuf = 8 << 20;
   setsockopt(sk, SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof rcvbuf);
+  store = malloc(MAX_BYTES);
+  if (!store) return die("memory");
   int fd = open(ready, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   if (fd < 0) return die("ready file");
   close(fd);
-  unsigned char *store = malloc(MAX_BYTES);
-  if (!store) return die("memory");
-  size_t used = 0;
-  unsigned char buf[65536];
+  static unsigned char buf[65536];
   while (!finishing && now_ms() < deadline) {
     if (owner > 0 && kill(owner, 0) < 0 && errno == ESRCH) return 0;
+    if (flushing) {
+      drain(sk, buf, sizeof buf);
+      if (write_out(out)) return 1;
+      flushing = 0;
+    }
     struct pollfd pfd = { .fd = sk, .events = POLLIN };
-    if (poll(&pfd, 1, 50) <= 0) continue;
-    struct sockaddr_ll from;
-    socklen_t fromlen = sizeof from;
-    ssize_t n = recvfrom(sk, buf, sizeof buf, MSG_DONTWAIT, (struct sockaddr *)&from, &fromlen);
-    if (n < (ssize_t)sizeof(struct iphdr) || !recording || from.sll_pkttype != PACKET_HOST) continue;
-    struct iphdr *ip = (struct iphdr *)buf;
-    size_t ihl = (size_t)ip->ihl * 4, total = ntohs(ip->tot_len);
-    if (ip->version != 4 || ip->protocol != IPPROTO_TCP || total > (size_t)n) continue;
-    if (ihl + sizeof(struct tcphdr) > total) continue;
-    struct tcphdr *tcp = (struct tcphdr *)(buf + ihl);
-    size_t data = total - ihl - (size_t)tcp->doff * 4;
-    if (data == 0 && !tcp->fin) continue;
-    int ours = 0;
-    for (int i = 0; i < nports; i++) ours |= ntohs(tcp->dest) == ports[i];
-    if (!ours || used + 4 + total > MAX_BYTES) continue;
-    uint32_t len = htonl((uint32_t)total);
-    memcpy(store + used, &len, 4);
-    memcpy(store + used + 4, buf, total);
-    used += 4 + total;
+    struct timespec wait = { 0, 50 * 1000000 };
+    if (ppoll(&pfd, 1, &wait, &waiting) > 0) drain(sk, buf, sizeof buf);
   }
-  char tmp[4096];
-  snprintf(tmp, sizeof tmp, "%s.tmp", out);
-  fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) return die("output file");
-  for (size_t off = 0; off < used;) {
-    ssize_t w = write(fd, store + off, used - off);
-    if (w < 0) return die("write");
-    off += (size_t)w;
-  }
-  close(fd);
-  if (rename(tmp, out) < 0) return die("rename");
-  return 0;
+  drain(sk, buf, sizeof buf);
+  return write_out(out);
 }
 
 static int inject(const char *file) {
