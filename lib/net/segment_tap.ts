@@ -124,6 +124,31 @@ export function handOverNote(...handOvers: HandOver[]): string {
   return `${sent} of ${held} held segment(s) replayed`;
 }
 
+/**
+ * The last copy of each segment (pure): a frozen client retransmits the same request several
+ * times, and the tap keeps every copy. Handing them all over makes the restored server answer
+ * each duplicate with a D-SACK, a burst of thousands of packets through the switch beside the
+ * answers, and the older copies would fail its timestamp check (PAWS) anyway. A segment is the
+ * same when its source, ports, sequence number, length and FIN are; the last copy (the newest
+ * timestamp) is kept, in the order the last copies arrived.
+ */
+export function lastCopies(packets: readonly Uint8Array[]): Uint8Array[] {
+  const last = new Map<string, number>();
+  packets.forEach((p, i) => {
+    if (p.length < 40 || p[0] >> 4 !== 4 || p[9] !== 6) return;
+    const view = new DataView(p.buffer, p.byteOffset, p.byteLength);
+    const ihl = (p[0] & 0x0f) * 4;
+    if (p.length < ihl + 20) return;
+    const dataLength = view.getUint16(2) - ihl - (p[ihl + 12] >> 4) * 4;
+    const fin = p[ihl + 13] & 1;
+    const key = `${view.getUint32(12)}:${view.getUint16(ihl)}:${view.getUint16(ihl + 2)}:` +
+      `${view.getUint32(ihl + 4)}:${dataLength}:${fin}`;
+    last.delete(key);
+    last.set(key, i);
+  });
+  return [...last.values()].map((i) => packets[i]);
+}
+
 /** Where a tap keeps its files. */
 export interface SegmentTapFiles {
   ready: string;
@@ -293,7 +318,7 @@ export class SegmentTap {
   }
 
   private async send(held: Uint8Array[], options: ReplayOptions): Promise<HandOver> {
-    const segments = retargetSegments(held, options.from, options.to);
+    const segments = retargetSegments(lastCopies(held), options.from, options.to);
     if (segments.length) {
       const file = `${this.files.out}.target`;
       await Deno.writeFile(file, encodeSegmentFile(segments), { mode: 0o600 });

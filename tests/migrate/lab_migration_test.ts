@@ -116,10 +116,10 @@ capTest({
             JSON.stringify(report.phases.map((p) => [p.phase, Math.round(p.ms), p.note])),
         );
         const cleanup = report.phases.find((p) => p.phase === "cleanup")?.note ?? "";
-        // How many requests the lock refused depends on timing (none, when every client was
-        // waiting for an answer): the tap must have run, and sent every one it kept.
+        // The tap ran, and of the copies it kept (a client retransmits while the server is
+        // frozen) it sent the last of each: one or more.
         const [, sent, held] = /(\d+) of (\d+) held segment\(s\) replayed/.exec(cleanup) ?? [];
-        assert.ok(held !== undefined && sent === held, `segments handed over: ${cleanup}`);
+        assert.ok(Number(sent) > 0 && Number(sent) <= Number(held), `hand-over: ${cleanup}`);
         const replayed = Number(sent);
         const start = Date.parse(report.startedAt);
         const log = parseWorkloadLog(await Deno.readTextFile(client.logFile), client.logFile);

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import {
   encodeSegmentFile,
   internetChecksum,
+  lastCopies,
   parseSegmentFile,
   retargetSegments,
   segmentTapArgv,
@@ -115,4 +116,17 @@ Deno.test("segment tap: argv names each port once and the files under the direct
     "5000",
     "77",
   ]);
+});
+
+Deno.test("segment tap: of a request retransmitted three times only the last copy goes", () => {
+  const copy = (id: number, seq = 0x01020304) => {
+    const p = segment([10, 0, 2, 2], "GET\n");
+    new DataView(p.buffer).setUint16(4, id); // IP id: which copy it is
+    new DataView(p.buffer).setUint32(24, seq);
+    return p;
+  };
+  const other = copy(9, 0x01020308);
+  const kept = lastCopies([copy(1), copy(2), other, copy(3)]);
+  assert.deepEqual(kept.map((p) => new DataView(p.buffer).getUint16(4)), [9, 3]);
+  assert.deepEqual(lastCopies([new Uint8Array(10)]), [], "not a TCP segment: left out");
 });
