@@ -15,7 +15,8 @@
  * goes on; on SIGTERM (or after TIMEOUT_MS) it writes the rest the same way and exits.
  * It also ends, writing nothing, as soon as OWNER_PID (the migration) is gone: a migration killed
  * half-way leaves no tap behind.
- * `inject` (in the target namespace) sends each packet of FILE, as it is, through a raw socket.
+ * `inject` (in the target namespace) sends each packet of FILE, as it is, through a raw socket,
+ * 100 us apart (the answers they draw would overflow BMv2's input all at once).
  *
  * @module
  */
@@ -40,6 +41,7 @@ export const SEGMENT_TAP_C = `/* p4cf-segment-tap (P4ContainerFlow, lib/net/segm
 #include <unistd.h>
 
 #define MAX_PORTS 64
+#define INJECT_PACE_US 100
 #define MAX_BYTES (64u << 20)
 
 static volatile sig_atomic_t recording, flushing, finishing;
@@ -174,6 +176,10 @@ static int inject(const char *file) {
     struct sockaddr_in to = { .sin_family = AF_INET, .sin_addr.s_addr = ip->daddr };
     if (sendto(sk, buf, len, 0, (struct sockaddr *)&to, sizeof to) < 0) return die("send");
     sent++;
+    /* Paced: each segment draws an answer at once, and a thousand answers at once overflow
+       BMv2's input (its answers were lost, and recovered only by the restored sockets' 1 s
+       loss probe). 100 us apart, a thousand take 0.1 s. */
+    usleep(INJECT_PACE_US);
   }
   printf("%d\\n", sent);
   return 0;
