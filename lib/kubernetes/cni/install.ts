@@ -10,6 +10,7 @@
  */
 import { repoRoot } from "../../lab/paths.ts";
 import type { Lab } from "../../lab/types.ts";
+import { shellQuote } from "../../shell.ts";
 
 /** The plugin's type in network configurations and the name of its executable. */
 export const PLUGIN_TYPE = "p4cf";
@@ -24,11 +25,6 @@ export interface LauncherOptions {
   repo: string;
   /** Deno's cache directory holding the project's dependencies (see {@link currentDenoDir}). */
   denoDir: string;
-}
-
-/** Quotes a string for a POSIX shell: `'...'` with embedded quotes as `'\''`. */
-export function shellQuote(s: string): string {
-  return `'${s.replaceAll("'", `'\\''`)}'`;
 }
 
 /**

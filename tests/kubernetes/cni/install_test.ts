@@ -6,8 +6,8 @@ import {
   launcherScript,
   netConfList,
   pluginPath,
-  shellQuote,
 } from "../../../lib/kubernetes/cni/install.ts";
+import { shellQuote } from "../../../lib/shell.ts";
 import { repoRoot } from "../../../lib/lab/paths.ts";
 import { kubernetesLab } from "./_fixtures.ts";
 
