@@ -194,7 +194,10 @@ export interface P4RuntimePeersOptions {
   shell?: Shell;
 }
 
-type Participant = TransportKind | "python";
+const NO_POLL = "ours (h2, no busy-poll)";
+
+/** Ours on each transport, ours without busy-polling (busy_poll.ts), and Python grpcio. */
+type Participant = TransportKind | "h2-no-poll" | "python";
 
 /** Runs the bench; skipped with the reason when BMv2 or Python grpcio is missing. */
 export async function benchP4RuntimePeers(
@@ -237,8 +240,13 @@ export async function benchP4RuntimePeers(
         bmv2Json: await Deno.readFile(`${FIXTURE_DIR}/p4rt_fixture.json`),
       });
     }
-    const order: Participant[] = ["h2", "python", "grpc-js"];
-    const results: Record<Participant, BenchResult[]> = { h2: [], python: [], "grpc-js": [] };
+    const order: Participant[] = ["h2", "python", "grpc-js", "h2-no-poll"];
+    const results: Record<Participant, BenchResult[]> = {
+      h2: [],
+      python: [],
+      "grpc-js": [],
+      "h2-no-poll": [],
+    };
     let grpcio = "";
     const rounds = Math.max(1, options.rounds ?? 3);
     for (let round = 0; round < rounds; round++) {
@@ -259,7 +267,8 @@ export async function benchP4RuntimePeers(
             address: running.grpcAddress,
             p4info,
             electionId: BigInt(electionId++),
-            transport: who,
+            transport: who === "h2-no-poll" ? "h2" : who,
+            ...(who === "h2-no-poll" ? { busyPollUs: 0 } : {}),
           });
           r = await benchP4Runtime(client, {
             table: "vip",
@@ -271,9 +280,13 @@ export async function benchP4RuntimePeers(
         }
         results[who].push(r);
         log(
-          `round ${round + 1} ${who.padEnd(7)} MODIFY p50 ${(r.modify.p50Ms * 1000).toFixed(0)} ` +
+          `round ${round + 1} ${who.padEnd(10)} MODIFY p50 ${(r.modify.p50Ms * 1000).toFixed(0)} ` +
             `µs p99 ${(r.modify.p99Ms * 1000).toFixed(0)} µs cpu ${r.modifyCpuUs.toFixed(0)} µs` +
             (r.modifyOwnUs === undefined ? "" : ` (own time ${r.modifyOwnUs.toFixed(0)} µs)`) +
+            (r.busyPolls && r.busyPolls.answered + r.busyPolls.timedOut
+              ? `, ${r.busyPolls.answered} of ${r.busyPolls.answered + r.busyPolls.timedOut} ` +
+                `answers polled`
+              : "") +
             `, single ` +
             `${r.singleInsert.entriesPerSecond.toFixed(0)}/s, batched ` +
             `${r.batchedInsert.entriesPerSecond.toFixed(0)}/s`,
@@ -282,13 +295,14 @@ export async function benchP4RuntimePeers(
     }
     const ours = medianResult(results.h2);
     const js = medianResult(results["grpc-js"]);
+    const noPoll = medianResult(results["h2-no-poll"]);
     const py = medianResult(results.python);
     return {
       name,
       title,
       oursName: "ours (h2)",
       peerName: `Python grpcio ${grpcio}`,
-      extraNames: ["ours (grpc-js)"],
+      extraNames: ["ours (grpc-js)", NO_POLL],
       lines: [
         peerLine(
           "MODIFY round trip p50",
@@ -297,7 +311,7 @@ export async function benchP4RuntimePeers(
           ours.modifyP50Us,
           py.modifyP50Us,
           P4RUNTIME_GOALS.modifyP50,
-          { "ours (grpc-js)": js.modifyP50Us },
+          { "ours (grpc-js)": js.modifyP50Us, [NO_POLL]: noPoll.modifyP50Us },
         ),
         peerLine(
           "MODIFY round trip p99",
@@ -306,7 +320,7 @@ export async function benchP4RuntimePeers(
           ours.modifyP99Us,
           py.modifyP99Us,
           P4RUNTIME_GOALS.modifyP99,
-          { "ours (grpc-js)": js.modifyP99Us },
+          { "ours (grpc-js)": js.modifyP99Us, [NO_POLL]: noPoll.modifyP99Us },
         ),
         peerLine(
           "client CPU per MODIFY",
@@ -315,7 +329,7 @@ export async function benchP4RuntimePeers(
           ours.modifyCpuUs,
           py.modifyCpuUs,
           {},
-          { "ours (grpc-js)": js.modifyCpuUs },
+          { "ours (grpc-js)": js.modifyCpuUs, [NO_POLL]: noPoll.modifyCpuUs },
         ),
         peerLine(
           "INSERT, one per request",
@@ -324,7 +338,7 @@ export async function benchP4RuntimePeers(
           ours.singleInsert,
           py.singleInsert,
           P4RUNTIME_GOALS.singleInsert,
-          { "ours (grpc-js)": js.singleInsert },
+          { "ours (grpc-js)": js.singleInsert, [NO_POLL]: noPoll.singleInsert },
         ),
         peerLine(
           `INSERT ${workload.insertCount} in batches of ${workload.batchSize}`,
@@ -333,7 +347,7 @@ export async function benchP4RuntimePeers(
           ours.batchedInsert,
           py.batchedInsert,
           P4RUNTIME_GOALS.batchedInsert,
-          { "ours (grpc-js)": js.batchedInsert },
+          { "ours (grpc-js)": js.batchedInsert, [NO_POLL]: noPoll.batchedInsert },
         ),
       ],
       loadAverage: { before, after: await loadAverage() },

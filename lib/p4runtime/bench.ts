@@ -12,6 +12,7 @@ import type { P4RuntimeClient } from "./client.ts";
 import type { BitValue } from "./encoding.ts";
 import { buildTableEntry, type EntrySpec, type MatchInput, tableUpdate } from "./entries.ts";
 import { type Update, UpdateType } from "./messages.ts";
+import type { BusyPollCounts } from "./transport/types.ts";
 
 export interface BenchOptions {
   /** Table to write (names as in {@link EntrySpec}). */
@@ -70,6 +71,8 @@ export interface BenchResult {
    * transport that reports call timing (ours, not grpc-js).
    */
   modifyOwnUs?: number;
+  /** How the timed MODIFYs' busy-polls ended, with a transport that busy-polls. */
+  busyPolls?: BusyPollCounts;
   batchedInsert: Throughput;
   batchedDelete: Throughput;
   singleInsert: Throughput;
@@ -150,9 +153,14 @@ export async function benchP4Runtime(
   const samples: number[] = [];
   const own: number[] = [];
   let cpu = { user: 0, system: 0 };
+  let polledBefore: BusyPollCounts | undefined;
+  let busyPolls: BusyPollCounts | undefined;
   try {
     for (let i = 0; i < warmup + iterations; i++) {
-      if (i === warmup) cpu = process.cpuUsage();
+      if (i === warmup) {
+        cpu = process.cpuUsage();
+        polledBefore = client.busyPolls;
+      }
       const t0 = performance.now();
       await client.modifyEntry(spec(0, i & 1));
       const t1 = performance.now();
@@ -162,6 +170,13 @@ export async function benchP4Runtime(
       if (timing) own.push(t1 - t0 - (timing.answeredAt - timing.sentAt));
     }
     cpu = process.cpuUsage(cpu);
+    const polled = client.busyPolls;
+    if (polled && polledBefore) {
+      busyPolls = {
+        answered: polled.answered - polledBefore.answered,
+        timedOut: polled.timedOut - polledBefore.timedOut,
+      };
+    }
   } finally {
     await client.deleteEntry(spec(0));
   }
@@ -200,6 +215,7 @@ export async function benchP4Runtime(
     modify: latencyStats(samples),
     modifyCpuUs: (cpu.user + cpu.system) / iterations,
     ...(own.length ? { modifyOwnUs: latencyStats(own).p50Ms * 1000 } : {}),
+    ...(busyPolls ? { busyPolls } : {}),
     batchedInsert,
     batchedDelete,
     singleInsert,

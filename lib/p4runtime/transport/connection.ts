@@ -42,6 +42,7 @@ import {
   type RequestHeaders,
 } from "./hpack.ts";
 import { SocketWriter } from "./socket_writer.ts";
+import { SocketPoller } from "./busy_poll.ts";
 import { concatBytes } from "../../bytes.ts";
 import { smallBytes } from "../byte_slab.ts";
 
@@ -80,7 +81,18 @@ export interface ConnectionOptions {
   connectionWindow?: number;
   /** Largest frame we accept (default 1 MiB). */
   maxFrameSize?: number;
+  /**
+   * How long {@link H2Connection.pollUntil} busy-polls the socket, µs (default 0: never; see
+   * busy_poll.ts).
+   */
+  busyPollUs?: number;
 }
+
+/**
+ * How a busy-poll ended: the awaited answer taken, the budget spent, the connection ended (or
+ * failed) meanwhile, or no poll at all (off, or not possible here).
+ */
+export type PollOutcome = "answered" | "timed-out" | "ended" | "off";
 
 /** A stream we opened. */
 export class H2Stream {
@@ -132,6 +144,12 @@ export class H2Connection {
   // A header block in progress (HEADERS without END_HEADERS, then CONTINUATIONs).
   #block?: { streamId: number; parts: Uint8Array[]; size: number; endStream: boolean };
   readonly #writer: SocketWriter;
+  readonly #busyPollMs: number;
+  /** Made at the first poll; null when busy-polling is not possible here. */
+  #poller?: SocketPoller | null;
+  #pollBuf?: Uint8Array;
+  /** Bytes handled so far (read loop and polls), to tell whether Deno holds unhandled ones. */
+  #bytesIn = 0;
   // Lifecycle.
   #gotSettings = false;
   #settled?: (err?: Error) => void;
@@ -153,6 +171,7 @@ export class H2Connection {
     this.#reader = new FrameReader(options.maxFrameSize ?? 1 << 20);
     this.#streamWindow = options.streamWindow ?? 8 << 20;
     this.#connectionWindow = options.connectionWindow ?? 32 << 20;
+    this.#busyPollMs = (options.busyPollUs ?? 0) / 1000;
   }
 
   /**
@@ -346,6 +365,38 @@ export class H2Connection {
     if (!this.#error) this.#writer.flush();
   }
 
+  /** True when nothing is waiting to be written: what is sent next leaves in this turn. */
+  get writeIdle(): boolean {
+    return !this.#writer.busy;
+  }
+
+  /**
+   * Busy-polls the socket on this thread, handling what arrives as the read loop would, until
+   * `done()` or the budget ({@link ConnectionOptions.busyPollUs}) is spent; then returns, and the
+   * read loop goes on as before. For a lone call whose request already left (see busy_poll.ts).
+   */
+  pollUntil(done: () => boolean): PollOutcome {
+    if (!this.#busyPollMs || this.#error || !this.#gotSettings) return "off";
+    if (this.#poller === undefined) this.#poller = SocketPoller.open(this.#tcp) ?? null;
+    const poller = this.#poller;
+    // A read of Deno's whose bytes are not handled yet would be overtaken: see busy_poll.ts.
+    if (!poller || poller.consumed() !== this.#bytesIn) return "off";
+    const buf = this.#pollBuf ??= new Uint8Array(64 * 1024);
+    const end = performance.now() + this.#busyPollMs;
+    for (;;) {
+      const n = poller.read(buf);
+      if (n > 0) {
+        this.#receive(buf.subarray(0, n));
+        if (done()) return "answered";
+        if (this.#error) return "ended";
+      } else if (n === 0) {
+        return "ended"; // the read loop sees the end of the stream too
+      } else if (performance.now() >= end) {
+        return "timed-out";
+      }
+    }
+  }
+
   // --- reading ---------------------------------------------------------------------------------
 
   async #readLoop(): Promise<void> {
@@ -379,24 +430,38 @@ export class H2Connection {
             );
           }
         }
-        for (const frame of this.#reader.push(chunk)) this.#onFrame(frame);
+        this.#receive(chunk);
       }
     } catch (err) {
-      if (err instanceof H2ProtocolError) {
-        if (!this.#error) {
-          // Last stream id 0: we accept no streams from the server (push is off).
-          this.#queue(encodeGoaway(0, err.h2Code, err.message));
-        }
-        this.#fail(
-          new ConnectionError(`HTTP/2 protocol error from ${this.address}: ${err.message}`, true),
-        );
-      } else {
-        this.#fail(
-          err instanceof ConnectionError
-            ? err
-            : new ConnectionError(`${this.address}: ${String(err)}`, false, { cause: err }),
-        );
+      this.#failOn(err);
+    }
+  }
+
+  /** Handles received bytes; a protocol error fails the connection. */
+  #receive(chunk: Uint8Array): void {
+    this.#bytesIn += chunk.length;
+    try {
+      for (const frame of this.#reader.push(chunk)) this.#onFrame(frame);
+    } catch (err) {
+      this.#failOn(err);
+    }
+  }
+
+  #failOn(err: unknown): void {
+    if (err instanceof H2ProtocolError) {
+      if (!this.#error) {
+        // Last stream id 0: we accept no streams from the server (push is off).
+        this.#queue(encodeGoaway(0, err.h2Code, err.message));
       }
+      this.#fail(
+        new ConnectionError(`HTTP/2 protocol error from ${this.address}: ${err.message}`, true),
+      );
+    } else {
+      this.#fail(
+        err instanceof ConnectionError
+          ? err
+          : new ConnectionError(`${this.address}: ${String(err)}`, false, { cause: err }),
+      );
     }
   }
 

@@ -10,7 +10,9 @@
  * grpc-js, for a quarter of its CPU (`deno task bench peers`): one `write` per call (HEADERS and
  * DATA built in one buffer, written at once), no per-call HPACK work on either side once the
  * method's headers are indexed, one timer for every deadline, no channel state machine, no
- * per-call metadata objects, and small byte arrays carved from shared slabs (byte_slab.ts).
+ * per-call metadata objects, and small byte arrays carved from shared slabs (byte_slab.ts). A
+ * lone call then busy-polls the socket for its answer (busy_poll.ts) instead of sleeping in the
+ * event loop until it comes.
  *
  * @module
  */
@@ -21,7 +23,8 @@ import { H2Error, h2ErrorName } from "./frames.ts";
 import { type HeaderField, RequestHeaders } from "./hpack.ts";
 import { MessageParser, messagePrefix, PREFIX } from "./message_framing.ts";
 import { checkResponseHeaders, codeForReset, RpcError, statusFromTrailers } from "./status.ts";
-import type { BidiCall, BidiHandlers, CallTiming, Transport } from "./types.ts";
+import type { BidiCall, BidiHandlers, BusyPollCounts, CallTiming, Transport } from "./types.ts";
+import { BUSY_POLL_MAX_REQUEST, busyPollBudget } from "./busy_poll.ts";
 
 export interface H2TransportOptions {
   /** Largest message accepted, bytes. */
@@ -29,6 +32,11 @@ export interface H2TransportOptions {
   /** Our receive windows, bytes (defaults 8 MiB per stream, 32 MiB per connection). */
   streamWindow?: number;
   connectionWindow?: number;
+  /**
+   * How long a lone unary call busy-polls the socket for its answer before waiting in the event
+   * loop, µs (default: `P4CF_BUSY_POLL_US`, else 300; 0 never). See busy_poll.ts.
+   */
+  busyPollUs?: number;
 }
 
 /** `host:port` (or `[v6]:port`) split; throws RangeError for anything else. */
@@ -209,7 +217,10 @@ export class H2Transport implements Transport {
   readonly #hostname: string;
   readonly #port: number;
   readonly #maxMessage: number;
-  readonly #windows: Pick<H2TransportOptions, "streamWindow" | "connectionWindow">;
+  readonly #windows: Pick<H2TransportOptions, "streamWindow" | "connectionWindow" | "busyPollUs">;
+  /** Unary calls started and not yet ended. */
+  #unaryInFlight = 0;
+  readonly #busyPolls = { answered: 0, timedOut: 0 };
   readonly #blocks = new Map<string, RequestHeaders>();
   #lastPath?: string;
   #lastTimeout?: number;
@@ -230,6 +241,7 @@ export class H2Transport implements Transport {
     this.#windows = {
       streamWindow: options.streamWindow,
       connectionWindow: options.connectionWindow,
+      busyPollUs: busyPollBudget(options.busyPollUs),
     };
   }
 
@@ -336,6 +348,7 @@ export class H2Transport implements Transport {
         response = m;
         count++;
       }, (err) => {
+        this.#unaryInFlight--;
         this.#lastSentAt = call.sentAt;
         this.#lastAnsweredAt = call.answeredAt;
         if (err) reject(err);
@@ -343,8 +356,19 @@ export class H2Transport implements Transport {
           reject(new RpcError(Code.INTERNAL, `${count} response messages to a unary call`));
         } else resolve(response!);
       }, () => this.#closed);
+      // Busy-poll only for a lone call whose whole request leaves now (the writer was idle and
+      // the request small): anything else would wait on what the event loop has yet to do.
+      const poll = this.#windows.busyPollUs! > 0 && this.#unaryInFlight === 0 &&
+        request.length <= BUSY_POLL_MAX_REQUEST && conn.writeIdle;
+      this.#unaryInFlight++;
       call.start(conn, this.#block(path, timeoutMs), request, true);
-      if (!call.done) call.deadline(this.#deadlines, timeoutMs);
+      if (call.done) return;
+      call.deadline(this.#deadlines, timeoutMs);
+      if (poll) {
+        const outcome = conn.pollUntil(() => call.done);
+        if (outcome === "answered") this.#busyPolls.answered++;
+        else if (outcome === "timed-out") this.#busyPolls.timedOut++;
+      }
     });
   }
 
@@ -387,6 +411,11 @@ export class H2Transport implements Transport {
         call.finish(new RpcError(Code.CANCELLED, "the caller stopped reading"));
       }
     }
+  }
+
+  /** How this transport's busy-polls ended so far (see busy_poll.ts). */
+  busyPollCounts(): BusyPollCounts {
+    return { ...this.#busyPolls };
   }
 
   lastUnaryTiming(): CallTiming | undefined {

@@ -6,7 +6,7 @@
  */
 import { UserError } from "../../errors.ts";
 import { GrpcJsTransport } from "./grpc_js.ts";
-import { H2Transport } from "./grpc.ts";
+import { H2Transport, type H2TransportOptions } from "./grpc.ts";
 import { type Transport, TRANSPORT_KINDS, type TransportKind } from "./types.ts";
 
 /** The environment variable that picks the transport when the option does not. */
@@ -27,7 +27,8 @@ export function transportKind(option?: string): TransportKind {
 export function createTransport(
   kind: TransportKind,
   address: string,
-  options: { maxMessage: number },
+  options: H2TransportOptions,
 ): Transport {
+  // grpc-js has no busy-polling: its reads are its own.
   return kind === "h2" ? new H2Transport(address, options) : new GrpcJsTransport(address, options);
 }

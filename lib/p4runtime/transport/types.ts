@@ -16,6 +16,12 @@ export interface CallTiming {
   answeredAt: number;
 }
 
+/** How busy-polls ended: the answer taken while polling, or the budget spent first. */
+export interface BusyPollCounts {
+  answered: number;
+  timedOut: number;
+}
+
 /** Receives a bidirectional stream's messages and its end. */
 export interface BidiHandlers {
   onMessage(message: Uint8Array): void;
@@ -56,6 +62,8 @@ export interface Transport {
    * does; grpc-js does not): what the bench uses to tell our own time from the server's.
    */
   lastUnaryTiming?(): CallTiming | undefined;
+  /** How the transport's busy-polls ended so far, when it busy-polls (ours does). */
+  busyPollCounts?(): BusyPollCounts;
   /** Closes the channel; calls in flight fail. Safe to call twice. */
   close(): void;
 }
