@@ -19,18 +19,31 @@ import { shellQuote } from "../shell.ts";
 
 /** The word that lets a held command continue. */
 export const GATE_GO = "go";
+/** The word that makes it fail. */
+export const GATE_STOP = "stop";
+/** What {@link gateReadSh} leaves when the gate stayed closed too long. */
+export const GATE_TIMEOUT = "timeout";
 
 /** A held command waits at most this long, s: a migration that forgot it does not leave it. */
 export const GATE_WAIT_S = 600;
 
 /**
+ * `sh` commands that wait for the gate at `path` to open and leave what it says in `$gate`
+ * (pure): {@link GATE_GO}, {@link GATE_STOP}, {@link GATE_TIMEOUT} after `waitS` seconds (a
+ * fraction is fine), or nothing when its holder died. The gate is descriptor 9 only inside the
+ * braces: the shell restores what 9 was afterwards (runc hands CRIU its socket as 9, say).
+ */
+export function gateReadSh(path: string, waitS = GATE_WAIT_S): string {
+  return `gate=; { if flock -s -w ${waitS} 9; then read -r gate <&9; ` +
+    `else gate=${GATE_TIMEOUT}; fi; } 9<${shellQuote(path)}`;
+}
+
+/**
  * `sh` commands that succeed once the gate at `path` opens with {@link GATE_GO}, and fail when
- * it opens with anything else, when its holder died, or after `waitS` seconds (pure). They use
- * descriptor 9 and close it again.
+ * it opens with anything else, when its holder died, or after `waitS` seconds (pure).
  */
 export function gateWaitSh(path: string, waitS = GATE_WAIT_S): string {
-  return `gate=; exec 9<${shellQuote(path)} && flock -s -w ${waitS} 9 && read -r gate <&9; ` +
-    `exec 9<&-; [ "$gate" = ${GATE_GO} ]`;
+  return `${gateReadSh(path, waitS)}; [ "$gate" = ${GATE_GO} ]`;
 }
 
 /** Our side of a gate: created closed; {@link open} lets the held command go (or not). */
@@ -69,7 +82,7 @@ export class RunGate {
     if (!file) return;
     this.file = undefined;
     try {
-      await file.write(new TextEncoder().encode(`${go ? GATE_GO : "stop"}\n`));
+      await file.write(new TextEncoder().encode(`${go ? GATE_GO : GATE_STOP}\n`));
     } finally {
       // Closing releases the lock: the held side reads what was written.
       file.close();

@@ -72,9 +72,9 @@ import {
   gatePaths,
   gateRuntimeFlag,
   gateScript,
-  mkfifoArgv,
   PLACEHOLDER_INVENTORY,
 } from "../podman/criu_gate.ts";
+import { RunGate } from "../criu/run_gate.ts";
 import {
   dumpedPidPath,
   hookArgv,
@@ -159,6 +159,8 @@ export class ContainerDriver implements MigrationDriver {
   #upperCopied?: string;
   /** The Podman API service that restores the prepared target (lib/podman/api.ts). */
   #service?: { pid: number; socket: string; hold?: ServiceHold; gated: boolean };
+  /** The CRIU gate that service's runc waits at, held closed until the images are in place. */
+  #criuGate?: RunGate;
   /** The restore sent to the service as the dump started, waiting in the CRIU gate. */
   #gatedRestore?: Promise<RunResult | "unreachable">;
   /** Holds the segments the lock refuses, for the restored server (see `ports`). */
@@ -292,20 +294,25 @@ export class ContainerDriver implements MigrationDriver {
     return `API service pid ${pid}${gated ? ", CRIU gated" : ""}`;
   }
 
-  /** Writes the CRIU gate and its FIFO; false (no gate) when that fails. */
+  /** Writes the CRIU gate's script and holds the gate closed; false (no gate) when that fails. */
   async #writeGate(criu: string): Promise<boolean> {
-    const gate = gatePaths(this.#o.checkpointDir);
-    for (const f of [gate.ready, gate.abort, gate.fifo]) await Deno.remove(f).catch(() => {});
-    const startTime = processStat(Deno.pid)?.startTime;
-    if (!startTime) return false;
-    const owner = { pid: Deno.pid, startTime };
-    await Deno.writeTextFile(gate.script, gateScript(gate, criu, owner), { mode: 0o700 });
-    const r = await this.#shell.run(mkfifoArgv(gate), { check: false });
-    return r.code === 0;
+    const paths = gatePaths(this.#o.checkpointDir);
+    await this.#criuGate?.open(false);
+    try {
+      this.#criuGate = await RunGate.create(paths.gate);
+      await Deno.writeTextFile(paths.script, gateScript(paths, criu), { mode: 0o700 });
+      return true;
+    } catch {
+      await this.#criuGate?.open(false);
+      this.#criuGate = undefined;
+      return false;
+    }
   }
 
-  /** Stops the API service, if one runs. Idempotent. */
+  /** Stops the API service, if one runs, and lets go of its CRIU gate. Idempotent. */
   #stopService(): void {
+    this.#criuGate?.open(false).catch(() => {});
+    this.#criuGate = undefined;
     this.#service?.hold?.close();
     if (this.#service) signalProcess(this.#service.pid, "SIGTERM");
     this.#service = undefined;
@@ -636,7 +643,7 @@ export class ContainerDriver implements MigrationDriver {
       : restoreArgv(this.targetArchive, podId);
     const gated = this.#gatedRestore;
     this.#gatedRestore = undefined;
-    if (gated) await Deno.writeTextFile(gatePaths(this.#o.checkpointDir).ready, "");
+    if (gated) await this.#criuGate?.open(true);
     const importing = gated
       ? gated.then((r) => r === "unreachable" ? this.#shell.run(argv, { check: false }) : r)
       : this.#prepared && this.#service
@@ -714,14 +721,14 @@ export class ContainerDriver implements MigrationDriver {
   }
 
   /**
-   * Fails a gated restore (the gate's abort file) and waits for Podman to have given it up (it
+   * Fails a gated restore (opens its gate with "stop") and waits for Podman to have given it up (it
    * unmounts the prepared container again). Idempotent.
    */
   async #abortGatedRestore(): Promise<void> {
     const gated = this.#gatedRestore;
     this.#gatedRestore = undefined;
     if (!gated) return;
-    await Deno.writeTextFile(gatePaths(this.#o.checkpointDir).abort, "");
+    await this.#criuGate?.open(false);
     await gated.catch(() => {});
   }
 

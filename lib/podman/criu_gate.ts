@@ -8,75 +8,52 @@
  * `checkpoint/inventory.img` exists. So the migration sends the restore to its own Podman API
  * service (lib/podman/api.ts) as the dump starts, with a placeholder inventory, and that service
  * runs runc with `--criu <gate>` ({@link gateRuntimeFlag}): runc's first act, its CRIU version
- * check, waits in the gate until the images are in place ({@link GatePaths.ready}), then the gate
- * becomes CRIU. A failed dump opens it the other way ({@link GatePaths.abort}): runc fails, so
- * does Podman's restore, and nothing was restored.
+ * check, waits in the gate until the migration opens it with the images in place, then the gate
+ * becomes CRIU. A failed dump opens it the other way: runc fails, so does Podman's restore, and
+ * nothing was restored. The gate is the one the process migration holds its CRIU runs at
+ * (lib/criu/run_gate.ts): a lock that the kernel releases if the migration dies.
  *
  * Only that service's runc calls go through the gate; every other Podman command (the peer
  * bench's among them) runs CRIU as always.
  *
  * @module
  */
+import { GATE_GO, GATE_STOP, GATE_TIMEOUT, gateReadSh } from "../criu/run_gate.ts";
 import { shellQuote } from "../shell.ts";
 
 export interface GatePaths {
-  /** The gate script. */
+  /** The gate script runc runs as its CRIU. */
   script: string;
-  /** Created when the images are in place: the gate lets CRIU run. */
-  ready: string;
-  /** Created when the dump failed: the gate fails. */
-  abort: string;
-  /** A FIFO nobody writes to: the gate's 2 ms wait without starting a process. */
-  fifo: string;
+  /** The gate itself, a {@link ../criu/run_gate.ts RunGate} the migration holds closed. */
+  gate: string;
 }
 
 /** The gate's files in a migration's directory. */
 export function gatePaths(dir: string): GatePaths {
-  return {
-    script: `${dir}/criu-gate`,
-    ready: `${dir}/criu-gate.ready`,
-    abort: `${dir}/criu-gate.abort`,
-    fifo: `${dir}/criu-gate.fifo`,
-  };
+  return { script: `${dir}/criu-gate`, gate: `${dir}/criu-gate.lock` };
 }
 
 /** How long the gate waits at most before it fails, ms. */
 export const GATE_TIMEOUT_MS = 10_000;
 
-/** The migrating process, by pid and start time (/proc/<pid>/stat field 22). */
-export interface GateOwner {
-  pid: number;
-  startTime: string;
-}
-
 /**
- * The gate (bash: `read -t` waits without a process; see {@link GatePaths.fifo}). It also fails
- * as soon as `owner` is gone (a killed migration: `lab recover` and `lab down` need not wait).
+ * The gate script: it waits at the migration's {@link ../criu/run_gate.ts RunGate}, then runs
+ * CRIU when it opens with "go", and fails when it opens with "stop" (the dump failed), when the
+ * migration died holding it (`lab recover` and `lab down` need not wait), or after `timeoutMs`.
+ * Once open, it stays open: runc runs CRIU more than once.
  */
-export function gateScript(
-  paths: GatePaths,
-  criu: string,
-  owner: GateOwner,
-  timeoutMs = GATE_TIMEOUT_MS,
-): string {
-  const q = shellQuote;
-  if (!/^\d+$/.test(owner.startTime)) throw new RangeError(`bad start time "${owner.startTime}"`);
-  return `#!/bin/bash
+export function gateScript(paths: GatePaths, criu: string, timeoutMs = GATE_TIMEOUT_MS): string {
+  const seconds = timeoutMs / 1000;
+  return `#!/bin/sh
 # Written by P4ContainerFlow (lib/podman/criu_gate.ts): runc's CRIU for one restore; waits until
 # the migration has put CRIU's images in place.
-owner() {
-  local st
-  st=$(< /proc/${owner.pid}/stat) 2>/dev/null || return 1
-  read -r -a f <<< "\${st##*) }"
-  [ "\${f[19]}" = ${owner.startTime} ]
-}
-for ((i = 0; i < ${Math.ceil(timeoutMs / 2)}; i++)); do
-  [ -e ${q(paths.ready)} ] && exec ${q(criu)} "$@"
-  [ -e ${q(paths.abort)} ] && { echo "the migration's dump failed" >&2; exit 1; }
-  owner || { echo "the migration (pid ${owner.pid}) is gone" >&2; exit 1; }
-  read -r -t 0.002 _ <> ${q(paths.fifo)}
-done
-echo "no checkpoint images within ${timeoutMs} ms" >&2
+${gateReadSh(paths.gate, seconds)}
+case "$gate" in
+  ${GATE_GO}) exec ${shellQuote(criu)} "$@" ;;
+  ${GATE_STOP}) echo "the migration's dump failed" >&2 ;;
+  ${GATE_TIMEOUT}) echo "no checkpoint images within ${timeoutMs} ms" >&2 ;;
+  *) echo "the migration is gone" >&2 ;;
+esac
 exit 1
 `;
 }
@@ -84,11 +61,6 @@ exit 1
 /** Podman's `--runtime-flag` that makes runc run CRIU through the gate. */
 export function gateRuntimeFlag(paths: GatePaths): string[] {
   return ["--runtime-flag", `criu=${paths.script}`];
-}
-
-/** Makes the gate's FIFO. */
-export function mkfifoArgv(paths: GatePaths): string[] {
-  return ["mkfifo", "--mode", "600", paths.fifo];
 }
 
 /**
