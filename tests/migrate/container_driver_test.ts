@@ -10,6 +10,7 @@ import {
 } from "../../lib/podman/criu_config.ts";
 import { PING_PATH, restorePath } from "../../lib/podman/api.ts";
 import { gatePaths } from "../../lib/podman/criu_gate.ts";
+import { GATE_GO, GATE_STOP, gateReadSh } from "../../lib/criu/run_gate.ts";
 import { copyDump1, DUMP1, DUMP1_SOURCE_IP, DUMP1_TARGET_IP } from "../criu/_fixtures.ts";
 import { RecordingShell, type RunOptions, type RunResult, type Shell } from "../../lib/shell.ts";
 
@@ -228,11 +229,9 @@ function fakeService(socket: string, onRestore: () => Promise<void>, gateDir?: s
       requests.push(line);
       let status = "200 OK";
       if (!line.startsWith(`GET ${PING_PATH} `)) {
-        const gate = gateDir ? gatePaths(gateDir) : undefined;
-        while (gate && !closed && !exists(gate.ready) && !exists(gate.abort)) {
-          await new Promise((r) => setTimeout(r, 2));
-        }
-        if (gate && exists(gate.abort)) status = "500 Internal Server Error";
+        // Waits at the gate as runc's CRIU would (through the same shell commands).
+        const said = gateDir && !closed ? await readGate(gatePaths(gateDir).gate) : GATE_GO;
+        if (said !== GATE_GO) status = "500 Internal Server Error";
         else await onRestore();
       }
       await conn.write(new TextEncoder().encode(`HTTP/1.0 ${status}\r\n\r\n{}`));
@@ -254,13 +253,13 @@ function fakeService(socket: string, onRestore: () => Promise<void>, gateDir?: s
   return { requests, close, received };
 }
 
-function exists(path: string): boolean {
-  try {
-    Deno.statSync(path);
-    return true;
-  } catch {
-    return false;
-  }
+/** What the gate says once it opens (or why it did not), read as the gate script reads it. */
+async function readGate(path: string): Promise<string> {
+  const out = await new Deno.Command("sh", {
+    args: ["-c", `${gateReadSh(path, 5)}; echo "$gate"`],
+    stdout: "piped",
+  }).output();
+  return new TextDecoder().decode(out.stdout).trim();
 }
 
 /**
@@ -464,7 +463,7 @@ Deno.test("a failed dump fails the gated restore, removes the prepared target, s
       assert.match(await driver.prepare(), /prepared in hc-h3; API service pid \d+, CRIU gated$/);
       await assert.rejects(driver.dump(), CommandError);
       // The restore sent with the dump was failed through the gate before the removal.
-      assert.ok(exists(gatePaths(dir).abort));
+      assert.equal(Deno.readTextFileSync(gatePaths(dir).gate).trim(), GATE_STOP);
       assert.equal(service!.requests.filter((r) => r.startsWith("POST")).length, 1);
       const lines = shell.inner.lines();
       const checkpoint = lines.findIndex((l) => l.includes("container checkpoint"));
