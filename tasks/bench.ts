@@ -27,7 +27,7 @@ import {
 import { describeShaping } from "../lib/machines/apply.ts";
 import { BENCH_SECTIONS, benchArgsProblem, parseBenchArgs } from "./commands.ts";
 import { reportError } from "./command.ts";
-import { loadAverageNow, machineFacts } from "../lib/bench/machine_facts.ts";
+import { loadAverageNow, machineFacts, settle, settleSeconds } from "../lib/bench/machine_facts.ts";
 import {
   newestBenchReport,
   readBenchRun,
@@ -97,9 +97,20 @@ const LAT_HEADER = ["measure", "p50 ms", "p95 ms", "max ms", "target"];
 // The machine, once per run: README.md's results say where and under what load they were taken.
 const machine = await machineFacts();
 const results: Record<string, unknown> = { startedAt: new Date().toISOString(), machine };
+// Each section starts on a settled machine: on 2 shared cores the previous one's load moved the
+// figures, the ratios to the peers above all.
+let settleMax = 0;
+try {
+  settleMax = settleSeconds();
+} catch (err) {
+  Deno.exit(reportError(err));
+}
+const settled = (section: string) =>
+  settle(settleMax, (line) => console.log(`\n(before ${section}: ${line})`));
 const runDir = `${new URL("../.run/bench", import.meta.url).pathname}`;
 
 if (wanted.includes("p4runtime")) {
+  await settled("p4runtime");
   console.log("\n== P4Runtime against BMv2 (test program, 64K-entry table)");
   const r = await benchSwitchP4Runtime(runDir);
   results.p4runtime = r;
@@ -121,6 +132,7 @@ if (wanted.includes("p4runtime")) {
 }
 
 if (wanted.includes("controller")) {
+  await settled("controller");
   console.log("\n== Controller: PUT /backends (switch half of a migration), process-migration lab");
   const r = await benchControllerMigrate("process-migration");
   results.controller = r;
@@ -131,6 +143,7 @@ if (wanted.includes("controller")) {
 }
 
 if (wanted.includes("lab")) {
+  await settled("lab");
   console.log("\n== lab up / down (images built)");
   const r = await benchLabUpDown("process-migration", 3);
   results.lab = r;
@@ -141,6 +154,7 @@ if (wanted.includes("lab")) {
 }
 
 if (wanted.includes("migration")) {
+  await settled("migration");
   const runs: [string, string, [string, string], string][] = [
     ["process-migration", "server", ["h2", "h3"], "<= 150"],
     ["host-containers", "server", ["h2", "h3"], "<= 600"],
@@ -167,6 +181,7 @@ if (wanted.includes("migration")) {
 }
 
 if (wanted.includes("load")) {
+  await settled("load");
   // Many connections at a human pace, then few at a request every 1 ms: each with and without
   // the hand-over of the segments the lock refused.
   const loads = [
@@ -199,6 +214,7 @@ if (wanted.includes("load")) {
 }
 
 if (wanted.includes("predump")) {
+  await settled("predump");
   const ballastMb = Number(Deno.env.get("P4CF_PREDUMP_MB") ?? 128);
   console.log(`\n== pre-dump: a server with ${ballastMb} MB of memory, 5 migrations per setting`);
   try {
@@ -237,6 +253,7 @@ const stamp = new Date().toISOString().replace(/[:.]/g, "-");
 
 let peersFailed = false;
 if (wanted.includes("peers")) {
+  await settled("peers");
   // Ours beside a peer tool, same machine, same run; each bench adds itself to this list.
   const peerBenches: PeerBench[] = [
     { name: "p4runtime", title: "P4Runtime client", run: (o) => benchP4RuntimePeers(o) },
@@ -284,6 +301,7 @@ if (wanted.includes("peers")) {
 }
 
 if (wanted.includes("machines")) {
+  await settled("machines");
   const sizesMb = (Deno.env.get("P4CF_MACHINES_MB") ?? "16,128,512,1024").split(",").map(Number);
   const runs = Number(Deno.env.get("P4CF_MACHINES_RUNS") ?? 2);
   console.log(

@@ -43,7 +43,7 @@ Sections:
   migration   10 process and 10 container migrations: downtime and phase times (root, BMv2,
               netns, CRIU, Podman)
   predump     Final dump with and without CRIU pre-dump rounds (root, netns, CRIU with memory
-              tracking); P4CF_PREDUMP_MB sets the server's memory (default 256)
+              tracking); P4CF_PREDUMP_MB sets the server's memory (default 128)
   peers       Ours beside peer tools in the same run, with the ratio: the P4Runtime client
               against Python grpcio (BMv2, python3-grpcio); JSON and an SVG chart in report/;
               P4CF_PEERS=p4runtime (or another peer bench's name) runs only those
@@ -62,7 +62,10 @@ Options:
               sections, from the newest report/bench-*.json, or from the reports given (each
               section from the last report that has it)
 
-A section stops with the reason when something it needs is missing (see \`deno task doctor\`).`,
+Each section first waits (up to 90 s, P4CF_BENCH_SETTLE_S; 0 does not wait) for the 1-minute
+load average to fall to half the CPUs, so that one section's load does not move the next one's
+figures. A section stops with the reason when something it needs is missing (see
+\`deno task doctor\`).`,
   options: { readme: { type: "boolean" } },
   async run(values, positionals) {
     const args = [...(values.readme ? ["--readme"] : []), ...positionals];

@@ -8,6 +8,7 @@
  */
 import { findTool, type ToolName, TOOLS, toolVersion, versionNumber } from "../tools.ts";
 import type { MachineFacts } from "./results_table.ts";
+import { UserError } from "../errors.ts";
 
 /** The tools whose versions a run records, by the label the README shows. */
 const RECORDED_TOOLS: readonly [ToolName, string][] = [
@@ -19,6 +20,43 @@ const RECORDED_TOOLS: readonly [ToolName, string][] = [
 /** /proc/loadavg's 1, 5 and 15 minute figures, to two decimals. */
 export function loadAverageNow(): number[] {
   return Deno.loadavg().map((v) => Math.round(v * 100) / 100);
+}
+
+/** How long a section waits at most for the machine to settle, s (`P4CF_BENCH_SETTLE_S`). */
+export function settleSeconds(): number {
+  const env = Deno.env.get("P4CF_BENCH_SETTLE_S");
+  const s = env === undefined || env === "" ? 90 : Number(env);
+  if (!Number.isFinite(s) || s < 0) {
+    throw new UserError(`P4CF_BENCH_SETTLE_S="${env}" is not a number of seconds`, {
+      hint: "set it to the most seconds a section may wait for the machine to settle (0: none)",
+    });
+  }
+  return s;
+}
+
+/**
+ * Waits, up to `maxS` seconds, until the 1-minute load average is at most half the CPUs: a
+ * section then starts on a machine its predecessor no longer loads (the \`load\` section leaves a
+ * 2-core machine at 2.5, and the ratios to the peers moved with it). Returns the seconds waited
+ * and the load average it started at; `log` hears when and why it waits.
+ */
+export async function settle(
+  maxS: number,
+  log: (line: string) => void,
+  loadNow: () => number = () => Deno.loadavg()[0],
+  sleep: (ms: number) => Promise<void> = (ms) => new Promise((r) => setTimeout(r, ms)),
+): Promise<{ waitedS: number; load: number }> {
+  const target = Math.max(1, navigator.hardwareConcurrency / 2);
+  const load = loadNow();
+  let waited = 0;
+  if (load > target && maxS > 0) {
+    log(`waiting up to ${maxS} s for the load average (${load.toFixed(2)}) to fall to ${target}`);
+    while (loadNow() > target && waited < maxS) {
+      await sleep(5000);
+      waited += 5;
+    }
+  }
+  return { waitedS: waited, load };
 }
 
 /**

@@ -84,7 +84,7 @@ export interface ConnectOptions {
   /**
    * With the "h2" transport: how long a lone unary call (a MODIFY, one INSERT) busy-polls the
    * socket for its answer before waiting in the event loop, µs. Default `P4CF_BUSY_POLL_US`,
-   * else 300; 0 never. It takes the answer as it lands (a fifth off a MODIFY round trip to BMv2)
+   * else 100; 0 never. It takes the answer as it lands (half off a MODIFY round trip to BMv2)
    * for that much CPU at most; it needs the FFI permission and is off without it.
    */
   busyPollUs?: number;

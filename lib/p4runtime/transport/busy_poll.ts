@@ -1,12 +1,14 @@
 /**
  * Busy-polling a connection's socket for a lone call's answer. A MODIFY round trip to BMv2 on the
- * same machine is ~150 µs, and a third of it was the wait in the event loop: the thread sleeps in
- * `epoll_wait`, the switch's answer wakes it, and only then does Deno read. Reading the socket
+ * same machine took 150-190 µs, much of it on the way back: the thread sleeps in `epoll_wait`,
+ * the switch's answer wakes it, then Deno's op machinery reads and resolves. Reading the socket
  * without blocking (`recv` with MSG_DONTWAIT, through FFI, on the descriptor Deno already holds)
- * for a few hundred microseconds after the request leaves takes the answer as it lands: measured
- * against BMv2, p50 146–173 µs without, 126–130 µs with (what the kernel's SO_BUSY_POLL and
- * gRPC's own busy-polling trade CPU for). A call that is not answered in the budget goes back to
- * the event loop, which then reads as before, so correctness never depends on this.
+ * for up to a budget after the request leaves takes the answer as it lands: p50 60-100 µs
+ * (`deno task bench peers`, which runs ours with and without it beside Python grpcio). It is what
+ * the kernel's SO_BUSY_POLL and gRPC's own busy-polling trade CPU for; each empty read yields the
+ * CPU (sched_yield), so a switch thread waiting for it runs at once. A call not answered within
+ * the budget goes back to the event loop, which then reads as before, so correctness never
+ * depends on this.
  *
  * Reading behind Deno's back is safe because Deno's reads of this socket run on this same thread:
  * while we poll, nothing else reads it; afterwards its pending read finds no data (EAGAIN) and
@@ -24,8 +26,12 @@
 
 /** Overrides the budget of every client that sets none (µs; 0 turns busy-polling off). */
 export const BUSY_POLL_ENV = "P4CF_BUSY_POLL_US";
-/** Default budget, µs: twice a typical MODIFY round trip to BMv2 on the same machine. */
-export const DEFAULT_BUSY_POLL_US = 300;
+/**
+ * Default budget, µs: a little more than a typical MODIFY round trip to BMv2 on the same machine
+ * (60-100 µs when polled). Longer budgets took no more answers but held the CPU from a switch
+ * that needed it: p99 200-220 µs at 100, 300-340 at 150-200, 500-600 at 300 (2 cores).
+ */
+export const DEFAULT_BUSY_POLL_US = 100;
 /** Requests larger than this are not followed by a poll (their write may still be going on). */
 export const BUSY_POLL_MAX_REQUEST = 16 * 1024;
 
@@ -51,6 +57,7 @@ const TCPI_BYTES_RECEIVED = 128;
 
 const LIBC_SYMBOLS = {
   recv: { parameters: ["i32", "buffer", "usize", "i32"], result: "isize" },
+  sched_yield: { parameters: [], result: "i32" },
   ioctl: { parameters: ["i32", "u64", "buffer"], result: "i32" },
   getsockopt: { parameters: ["i32", "i32", "i32", "buffer", "buffer"], result: "i32" },
 } as const;
@@ -139,6 +146,8 @@ export class SocketPoller {
   read(buf: Uint8Array): number {
     if (buf.length !== this.#size) this.#sizeArg = BigInt(this.#size = buf.length);
     const n = Number(this.lib.symbols.recv(this.fd, buf, this.#sizeArg, MSG_DONTWAIT));
+    // Nothing yet: let a thread that waits for this CPU (the switch's, on a small machine) run.
+    if (n < 0) this.lib.symbols.sched_yield();
     return n < 0 ? -1 : n;
   }
 

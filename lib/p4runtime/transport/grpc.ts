@@ -34,7 +34,7 @@ export interface H2TransportOptions {
   connectionWindow?: number;
   /**
    * How long a lone unary call busy-polls the socket for its answer before waiting in the event
-   * loop, µs (default: `P4CF_BUSY_POLL_US`, else 300; 0 never). See busy_poll.ts.
+   * loop, µs (default: `P4CF_BUSY_POLL_US`, else 100; 0 never). See busy_poll.ts.
    */
   busyPollUs?: number;
 }
