@@ -11,7 +11,7 @@ import { UserError } from "../errors.ts";
 import type { P4RuntimeClient } from "./client.ts";
 import type { BitValue } from "./encoding.ts";
 import { buildTableEntry, type EntrySpec, type MatchInput, tableUpdate } from "./entries.ts";
-import { type Update, UpdateType } from "./messages.ts";
+import { UpdateType } from "./messages.ts";
 import type { BusyPollCounts } from "./transport/types.ts";
 
 export interface BenchOptions {
@@ -186,20 +186,16 @@ export async function benchP4Runtime(
   const rounds = Math.max(1, options.batchedRounds ?? 3);
   const insertMs: number[] = [];
   const deleteMs: number[] = [];
-  let deletes: Update[] = [];
+  // Each batch is built (names to ids, values encoded) while the switch applies the one before.
+  const insert = (i: number) => tableUpdate(UpdateType.INSERT, buildTableEntry(info, spec(i)));
+  const remove = (i: number) =>
+    tableUpdate(UpdateType.DELETE, buildTableEntry(info, spec(i), false));
   for (let round = 0; round < rounds; round++) {
     let t0 = performance.now();
-    const inserts: Update[] = new Array(insertCount);
-    for (let i = 0; i < insertCount; i++) {
-      inserts[i] = tableUpdate(UpdateType.INSERT, buildTableEntry(info, spec(i)));
-    }
-    await client.write(inserts, { batchSize });
+    await client.writeEach(insertCount, insert, { batchSize });
     insertMs.push(performance.now() - t0);
     t0 = performance.now();
-    deletes = inserts.map((u) =>
-      tableUpdate(UpdateType.DELETE, { ...u.entity.table_entry!, action: undefined })
-    );
-    await client.write(deletes, { batchSize });
+    await client.writeEach(insertCount, remove, { batchSize });
     deleteMs.push(performance.now() - t0);
   }
   const batchedInsert = throughput(insertCount, batchSize, latencyStats(insertMs).p50Ms);
@@ -209,7 +205,7 @@ export async function benchP4Runtime(
   const t0 = performance.now();
   for (let i = 0; i < singleCount; i++) await client.insertEntry(spec(i));
   const singleInsert = throughput(singleCount, 1, performance.now() - t0);
-  await client.write(deletes.slice(0, singleCount), { batchSize });
+  await client.writeEach(singleCount, remove, { batchSize });
 
   return {
     modify: latencyStats(samples),

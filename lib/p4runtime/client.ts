@@ -439,15 +439,30 @@ export class P4RuntimeClient implements AsyncDisposable {
    * then a {@link P4RuntimeWriteError} lists each failed update by its index in `updates`.
    */
   write(updates: readonly Update[], options: WriteOptions = {}): Promise<void> {
+    return this.writeEach(updates.length, (i) => updates[i], options);
+  }
+
+  /**
+   * {@link write} of the `count` updates `updateAt(0)`, `updateAt(1)`, …, each batch made and
+   * encoded while the switch applies the one before: a large write whose updates are computed
+   * (10,000 entries built from names) then costs the switch's time and hardly more. `updateAt`
+   * is called again for an update that failed, to report it.
+   */
+  writeEach(
+    count: number,
+    updateAt: (index: number) => Update,
+    options: WriteOptions = {},
+  ): Promise<void> {
     const codec = this.#proto.update;
     const encodeRange = (start: number, end: number) => {
       const out = new Array<Uint8Array>(end - start);
       for (let i = start; i < end; i++) {
-        out[i - start] = encodeTableUpdate(updates[i]) ?? codec.encode(updates[i]);
+        const update = updateAt(i);
+        out[i - start] = encodeTableUpdate(update) ?? codec.encode(update);
       }
       return out;
     };
-    return this.#writeBatches(updates.length, encodeRange, (i) => updates[i], options);
+    return this.#writeBatches(count, encodeRange, updateAt, options);
   }
 
   /**
