@@ -54,12 +54,6 @@ export interface PeerBench {
   run(options: { runDir: string; log: (line: string) => void }): Promise<PeerReport | PeerSkipped>;
 }
 
-/** The three figures of /proc/loadavg. */
-export async function loadAverage(): Promise<number[]> {
-  const text = await Deno.readTextFile("/proc/loadavg").catch(() => "");
-  return text.split(" ").slice(0, 3).map(Number);
-}
-
 /**
  * A line with its ratio (ours / peer) checked against a goal: `max` for a ratio that must stay
  * at or below it, `min` for one that must reach it.

@@ -34,7 +34,8 @@ import { labDown, labUp } from "../runtime/session.ts";
 import { defaultShell, type Shell } from "../shell.ts";
 import { readPlacements } from "../workloads/placements.ts";
 import { withClientInterval } from "./labs.ts";
-import { loadAverage, peerLine, type PeerReport, type PeerSkipped } from "./peers.ts";
+import { peerLine, type PeerReport, type PeerSkipped } from "./peers.ts";
+import { loadAverageNow } from "./machine_facts.ts";
 
 /** The lab both sides run in, and the hosts ours moves between. */
 export const CONTAINER_PEER_LAB = "host-containers";
@@ -219,7 +220,7 @@ export async function benchContainerPeers(
   const say = options.log ?? (() => {});
   const lab = withClientInterval(await loadLab(CONTAINER_PEER_LAB), intervalMs);
   const runDir = runDirOf(lab);
-  const loadBefore = await loadAverage();
+  const loadBefore = loadAverageNow();
   let failure: string | undefined;
   const ours: ContainerPeerDetails["ours"]["runs"] = [];
   const peer: ContainerPeerDetails["peer"]["runs"] = [];
@@ -294,7 +295,7 @@ export async function benchContainerPeers(
   } finally {
     await labDown(lab);
   }
-  const loadAfter = await loadAverage();
+  const loadAfter = loadAverageNow();
   const phases: ContainerPeerDetails["ours"]["phases"] = {};
   for (const name of ["dump", "transfer", "rewrite", "restore", "switch", "cleanup"] as const) {
     phases[name] = latencyStats(ours.map((r) => r.phases[name] ?? 0));

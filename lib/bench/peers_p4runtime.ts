@@ -20,7 +20,8 @@ import { PROTO_DIR } from "../p4runtime/proto.ts";
 import type { TransportKind } from "../p4runtime/transport/types.ts";
 import { defaultShell, type Shell } from "../shell.ts";
 import { FIXTURE_DIR, vipMatch, vipParams } from "./controller_memory.ts";
-import { loadAverage, peerLine, type PeerReport, type PeerSkipped } from "./peers.ts";
+import { peerLine, type PeerReport, type PeerSkipped } from "./peers.ts";
+import { loadAverageNow } from "./machine_facts.ts";
 
 const PEER_SCRIPT = new URL("./p4runtime_peer.py", import.meta.url).pathname;
 
@@ -212,7 +213,7 @@ export async function benchP4RuntimePeers(
   if ("missing" in found) return { name, title, skipped: found.missing };
   const workload = options.workload ?? { ...PEER_WORKLOAD };
   const log = options.log ?? (() => {});
-  const before = await loadAverage();
+  const before = loadAverageNow();
   const stubDir = await Deno.makeTempDir({ prefix: "p4cf-peer-stubs-" });
   const sw: Switch = {
     name: "peers",
@@ -350,7 +351,7 @@ export async function benchP4RuntimePeers(
           { "ours (grpc-js)": js.batchedInsert, [NO_POLL]: noPoll.batchedInsert },
         ),
       ],
-      loadAverage: { before, after: await loadAverage() },
+      loadAverage: { before, after: loadAverageNow() },
       details: { rounds, workload, grpcio, python: found.python, results },
     };
   } finally {
