@@ -18,7 +18,8 @@
  * @module
  */
 import { which } from "./capabilities.ts";
-import { CommandError, CommandTimeoutError, timeoutMessage, UserError } from "./errors.ts";
+import { CommandError, CommandTimeoutError, timeoutMessage } from "./errors.ts";
+import { nonNegativeSetting } from "./settings.ts";
 
 export interface RunOptions {
   /**
@@ -119,7 +120,7 @@ export function commandProgram(argv: readonly string[]): string {
  * else `P4CF_COMMAND_TIMEOUT_S` when set (0: none), else {@link COMMAND_TIMEOUTS_S} for the
  * program ({@link commandProgram}), else {@link DEFAULT_COMMAND_TIMEOUT_S}.
  *
- * @throws {UserError} when `P4CF_COMMAND_TIMEOUT_S` is not a number of seconds.
+ * @throws {UserError} when `P4CF_COMMAND_TIMEOUT_S` is not a number of seconds (see settings.ts).
  */
 export function commandTimeoutMs(
   argv: readonly string[],
@@ -127,16 +128,14 @@ export function commandTimeoutMs(
   setting: string | undefined = Deno.env.get(COMMAND_TIMEOUT_ENV),
 ): number | undefined {
   if (timeoutMs !== undefined) return timeoutMs > 0 ? timeoutMs : undefined;
-  if (setting !== undefined && setting.trim() !== "") {
-    const s = Number(setting);
-    if (!Number.isFinite(s) || s < 0) {
-      throw new UserError(`${COMMAND_TIMEOUT_ENV}="${setting}" is not a number of seconds`, {
-        hint: `set it to the bound for every external command, e.g. ${COMMAND_TIMEOUT_ENV}=600 ` +
-          "(0 turns the watchdog off), or unset it for the defaults",
-      });
-    }
-    return s > 0 ? s * 1000 : undefined;
-  }
+  const s = nonNegativeSetting(
+    COMMAND_TIMEOUT_ENV,
+    setting,
+    "seconds",
+    `set it to the bound for every external command, e.g. ${COMMAND_TIMEOUT_ENV}=600 ` +
+      "(0 turns the watchdog off), or unset it for the defaults",
+  );
+  if (s !== undefined) return s > 0 ? s * 1000 : undefined;
   return (COMMAND_TIMEOUTS_S[commandProgram(argv)] ?? DEFAULT_COMMAND_TIMEOUT_S) * 1000;
 }
 

@@ -8,7 +8,7 @@
  */
 import { findTool, type ToolName, TOOLS, toolVersion, versionNumber } from "../tools.ts";
 import type { MachineFacts } from "./results_table.ts";
-import { UserError } from "../errors.ts";
+import { nonNegativeSetting } from "../settings.ts";
 
 /** The tools whose versions a run records, by the label the README shows. */
 const RECORDED_TOOLS: readonly [ToolName, string][] = [
@@ -24,14 +24,12 @@ export function loadAverageNow(): number[] {
 
 /** How long a section waits at most for the machine to settle, s (`P4CF_BENCH_SETTLE_S`). */
 export function settleSeconds(): number {
-  const env = Deno.env.get("P4CF_BENCH_SETTLE_S");
-  const s = env === undefined || env === "" ? 90 : Number(env);
-  if (!Number.isFinite(s) || s < 0) {
-    throw new UserError(`P4CF_BENCH_SETTLE_S="${env}" is not a number of seconds`, {
-      hint: "set it to the most seconds a section may wait for the machine to settle (0: none)",
-    });
-  }
-  return s;
+  return nonNegativeSetting(
+    "P4CF_BENCH_SETTLE_S",
+    Deno.env.get("P4CF_BENCH_SETTLE_S"),
+    "seconds",
+    "set it to the most seconds a section may wait for the machine to settle (0: none)",
+  ) ?? 90;
 }
 
 /**

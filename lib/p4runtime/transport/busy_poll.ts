@@ -24,6 +24,8 @@
  * @module
  */
 
+import { nonNegativeSetting } from "../../settings.ts";
+
 /** Overrides the budget of every client that sets none (µs; 0 turns busy-polling off). */
 export const BUSY_POLL_ENV = "P4CF_BUSY_POLL_US";
 /**
@@ -38,13 +40,12 @@ export const BUSY_POLL_MAX_REQUEST = 16 * 1024;
 /** The budget to use: the option, else {@link BUSY_POLL_ENV}, else the default. */
 export function busyPollBudget(option?: number): number {
   if (option !== undefined) return Math.max(0, option);
-  const env = Deno.env.get(BUSY_POLL_ENV);
-  if (env === undefined || env === "") return DEFAULT_BUSY_POLL_US;
-  const us = Number(env);
-  if (!Number.isFinite(us) || us < 0) {
-    throw new RangeError(`${BUSY_POLL_ENV}="${env}" is not a number of microseconds (0 is off)`);
-  }
-  return us;
+  return nonNegativeSetting(
+    BUSY_POLL_ENV,
+    Deno.env.get(BUSY_POLL_ENV),
+    "microseconds",
+    "set it to how long a lone P4Runtime call polls for its answer (0 turns polling off)",
+  ) ?? DEFAULT_BUSY_POLL_US;
 }
 
 const MSG_DONTWAIT = 0x40;

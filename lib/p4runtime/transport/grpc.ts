@@ -17,7 +17,13 @@
  * @module
  */
 import { Code } from "../messages.ts";
-import { ConnectionError, H2Connection, type H2Stream, type StreamHandler } from "./connection.ts";
+import {
+  ConnectionError,
+  type ConnectionOptions,
+  H2Connection,
+  type H2Stream,
+  type StreamHandler,
+} from "./connection.ts";
 import { Deadlines, type Expiring } from "./deadlines.ts";
 import { H2Error, h2ErrorName } from "./frames.ts";
 import { type HeaderField, RequestHeaders } from "./hpack.ts";
@@ -217,7 +223,10 @@ export class H2Transport implements Transport {
   readonly #hostname: string;
   readonly #port: number;
   readonly #maxMessage: number;
-  readonly #windows: Pick<H2TransportOptions, "streamWindow" | "connectionWindow" | "busyPollUs">;
+  /** What each connection is opened with; the busy-poll budget is settled once, here. */
+  readonly #connOptions:
+    & Pick<ConnectionOptions, "streamWindow" | "connectionWindow">
+    & { busyPollUs: number };
   /** Unary calls started and not yet ended. */
   #unaryInFlight = 0;
   readonly #busyPolls = { answered: 0, timedOut: 0 };
@@ -238,7 +247,7 @@ export class H2Transport implements Transport {
     this.#hostname = hostname;
     this.#port = port;
     this.#maxMessage = options.maxMessage;
-    this.#windows = {
+    this.#connOptions = {
       streamWindow: options.streamWindow,
       connectionWindow: options.connectionWindow,
       busyPollUs: busyPollBudget(options.busyPollUs),
@@ -285,7 +294,7 @@ export class H2Transport implements Transport {
       hostname: this.#hostname,
       port: this.#port,
       timeoutMs,
-      ...this.#windows,
+      ...this.#connOptions,
     }).then((conn) => {
       this.#connecting = undefined;
       if (this.#closed) {
@@ -358,7 +367,7 @@ export class H2Transport implements Transport {
       }, () => this.#closed);
       // Busy-poll only for a lone call whose whole request leaves now (the writer was idle and
       // the request small): anything else would wait on what the event loop has yet to do.
-      const poll = this.#windows.busyPollUs! > 0 && this.#unaryInFlight === 0 &&
+      const poll = this.#connOptions.busyPollUs > 0 && this.#unaryInFlight === 0 &&
         request.length <= BUSY_POLL_MAX_REQUEST && conn.writeIdle;
       this.#unaryInFlight++;
       call.start(conn, this.#block(path, timeoutMs), request, true);
